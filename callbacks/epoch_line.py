@@ -1,0 +1,34 @@
+import lightning.pytorch as pl
+
+
+def format_epoch_line(epoch: int, total: int, cost: float, train: float, val: float, lr: float) -> str:
+    """The lecture's progress line, e.g.
+    `Finished epoch 3 / 20: cost 0.512345, train: 0.812500, val 0.775000, lr 1.000000e-03`."""
+    return (
+        f"Finished epoch {epoch} / {total}: cost {cost:.6f}, train: {train:.6f}, "
+        f"val {val:.6f}, lr {lr:.6e}"
+    )
+
+
+class EpochLine(pl.Callback):
+    """Prints one lecture-style line per training epoch (cost includes regularisation)."""
+
+    def __init__(self, cost_key: str = "train/loss", train_key: str = "train/acc", val_key: str = "val/acc"):
+        self.cost_key, self.train_key, self.val_key = cost_key, train_key, val_key
+        self.lines: list[str] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+
+        def get(key: str) -> float:
+            return float(m[key]) if key in m else float("nan")
+
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else trainer.current_epoch + 1
+        line = format_epoch_line(
+            trainer.current_epoch + 1, total, get(self.cost_key), get(self.train_key), get(self.val_key), lr
+        )
+        self.lines.append(line)
+        print(line, flush=True)

@@ -1,0 +1,27 @@
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Images:
+    """Images as float32 (N, C, H, W) in [0, 1] with int64 labels.
+
+    `test` holds the source's own test set when it has one (MNIST, CIFAR); otherwise
+    the data module splits `x` into train/val/test itself.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    classes: list[str]
+    origin: str
+    test: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def to_float_images(array: np.ndarray, scale: float) -> torch.Tensor:
+    """(N, H, W) or (N, H, W, C) array → float32 (N, C, H, W) divided by `scale`."""
+    t = torch.as_tensor(np.ascontiguousarray(array)).float().div_(scale)
+    if t.ndim == 3:
+        return t.unsqueeze(1)
+    return t.permute(0, 3, 1, 2).contiguous()

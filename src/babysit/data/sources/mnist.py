@@ -1,0 +1,31 @@
+"""MNIST from its idx files under `<root>/MNIST/raw`, through torchvision's loader."""
+
+from pathlib import Path
+
+from babysit.data.sources.base import Images
+from babysit.errors import BabysitError
+
+
+def mnist(root: str, download: bool = False) -> Images:
+    from torchvision.datasets import MNIST
+
+    raw = Path(root) / "MNIST" / "raw"
+    try:
+        train = MNIST(root, train=True, download=download)
+        test = MNIST(root, train=False, download=download)
+    except RuntimeError as e:
+        if "not found" in str(e).lower():
+            raise BabysitError(
+                f"MNIST not found in {raw}: put the four idx files there, or run with "
+                "data.download=true (needs internet)"
+            ) from e
+        raise BabysitError(f"MNIST in {raw} could not be read: {e}") from e
+    except (OSError, ValueError, AssertionError) as e:
+        raise BabysitError(f"MNIST in {raw} could not be read ({e}): replace the idx files") from e
+    return Images(
+        train.data.unsqueeze(1).float().div_(255),
+        train.targets.long(),
+        [str(i) for i in range(10)],
+        f"MNIST in {raw}",
+        test=(test.data.unsqueeze(1).float().div_(255), test.targets.long()),
+    )

@@ -1,0 +1,59 @@
+"""Building blocks shared by the models: normalisation, activation, initialisation."""
+
+import math
+
+import torch.nn as nn
+
+from babysit.errors import BabysitError
+
+NORMS = ("none", "batch", "layer", "group", "instance")
+INITS = ("default", "kaiming", "xavier", "small_gaussian")
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+
+def norm_layer(kind: str, channels: int, spatial: bool, groups: int = 8) -> nn.Module:
+    """A normalisation layer for `channels` features (spatial: conv feature maps)."""
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(groups, channels), channels)
+    if kind == "instance":
+        # one group per channel; on flat features there is nothing to normalise per instance
+        return nn.GroupNorm(channels, channels) if spatial else nn.LayerNorm(channels)
+    raise BabysitError(f"model.norm={kind!r} must be one of {', '.join(NORMS)}")
+
+
+def activation_layer(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise BabysitError(f"model.activation={name!r} must be one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def init_weights(model: nn.Module, scheme: str, std: float = 1e-4) -> None:
+    """Initialise conv/linear weights (biases to zero); 'default' keeps PyTorch's own."""
+    if scheme not in INITS:
+        raise BabysitError(f"model.init={scheme!r} must be one of {', '.join(INITS)}")
+    if scheme == "default":
+        return
+    for m in model.modules():
+        if not isinstance(m, (nn.Linear, nn.Conv2d)):
+            continue
+        if scheme == "kaiming":
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif scheme == "xavier":
+            nn.init.xavier_uniform_(m.weight)
+        else:
+            nn.init.normal_(m.weight, 0.0, std)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,101 @@
+"""One training run: build everything from the config, fit, test, write the summary."""
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+from lightning.pytorch.loggers import TensorBoardLogger
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from babysit.config import check_config, flat_hparams
+from babysit.evaluate import evaluate
+from babysit.module import Classifier
+from babysit.regularization import Regularizer
+from babysit.summary import RunSummary
+
+
+def build(cfg: DictConfig):
+    """DataModule (set up), LightningModule and Trainer for `cfg`."""
+    quiet_lightning()
+    check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    module = Classifier(
+        net=instantiate(cfg.model),
+        criterion=instantiate(cfg.loss),
+        optimizer=instantiate(cfg.optimizer),
+        num_classes=cfg.data.num_classes,
+        scheduler=instantiate(cfg.scheduler, _convert_="all"),
+        regularizer=Regularizer(**OmegaConf.to_container(cfg.reg, resolve=True)),
+    )
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return dm, module, trainer
+
+
+def quiet_lightning() -> None:
+    """Lightning's info chatter (devices, checkpoint restores) hides the epoch lines."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run(cfg: DictConfig) -> float | None:
+    started = time.time()
+    out = Path(cfg.paths.output_dir)
+    dm, module, trainer = build(cfg)
+    summary = RunSummary(
+        out / "summary.json",
+        status="running",
+        command=" ".join(["python"] + sys.argv),
+        seed=cfg.seed,
+        data={"name": dm.name, "classes": dm.classes, "in_shape": list(dm.in_shape), "sizes": dm.sizes(),
+              "normalize": dm.normalizer.as_dict()},
+        model={"name": type(module.net).__name__,
+               "parameters": sum(p.numel() for p in module.net.parameters())},
+        hparams=flat_hparams(cfg),
+    )
+    try:
+        trainer.fit(module, datamodule=dm)
+    except BaseException:
+        summary.update(status="failed", epochs_run=trainer.current_epoch, wall_time_s=time.time() - started)
+        raise
+    last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    final = {}
+    if dm.sizes().get("test"):
+        tested = trainer.test(module, datamodule=dm, ckpt_path=ckpt or None, verbose=False)
+        final.update({k: float(v) for k, v in tested[0].items()})
+    for split in ("train", "val"):  # the model test used (best by val accuracy), no augmentation
+        final.update(evaluate(module, dm, split))
+    status = "interrupted" if trainer.interrupted else "finished"
+    summary.update(
+        status=status,
+        epochs_run=trainer.current_epoch,
+        best_checkpoint=ckpt or None,
+        final=final,
+        last_epoch=last_epoch,
+        wall_time_s=time.time() - started,
+    )
+    log_hparams(trainer, flat_hparams(cfg), final)
+    _print_result(final, out)
+    return final.get(cfg.optimized_metric)
+
+
+def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
+    """Resolved hparams with the final metrics (TensorBoard's hparams view) and hparams.yaml."""
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(hparams, {f"hp/{k}": v for k, v in final.items()})
+        else:
+            logger.log_hyperparams(hparams)
+        logger.finalize("success")
+
+
+def _print_result(final: dict, out: Path) -> None:
+    parts = [f"{k} {final[k]:.4f}" for k in ("train/acc", "val/acc", "test/acc") if k in final]
+    print(f"Finished: {', '.join(parts)} — run dir {out}", flush=True)
