@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.loggers import TensorBoardLogger
+import torch
+import torch.utils.deterministic
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from babysit.config import check_config, flat_hparams
@@ -35,6 +37,10 @@ def build(cfg: DictConfig):
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if cfg.trainer.get("deterministic"):
+        # Deterministic kernels stay on; filling every new tensor with NaN (a debugging aid
+        # that comes with them) costs time and changes no result.
+        torch.utils.deterministic.fill_uninitialized_memory = False
     return dm, module, trainer
 
 

@@ -1,0 +1,52 @@
+"""Shared bench helpers: compose the project's config and time things interleaved."""
+
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore")  # library deprecation chatter would drown the figures
+
+
+def compose_cfg(overrides: list[str], out_dir: str):
+    from tests.conftest import make_cfg
+
+    return make_cfg(overrides, Path(out_dir))
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        fn()
+    return time.perf_counter() - start
+
+
+def interleave(cases: dict, repeats: int) -> dict[str, list[float]]:
+    """Run every case once per round, `repeats` rounds, so drifts hit all cases alike.
+
+    A case is a function that prepares a run (untimed) and returns the callable to time.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, prepare in cases.items():
+            with contextlib.redirect_stdout(io.StringIO()):
+                fn = prepare()
+            times[name].append(timed(fn))
+    return times
+
+
+def report(times: dict[str, list[float]], baseline: str) -> None:
+    base = statistics.median(times[baseline])
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<28} median {med:7.3f} s   ratio {med / base:5.2f} × {baseline}")
+
+
+def tmpdir() -> str:
+    return tempfile.mkdtemp(prefix="babysit-bench-")
