@@ -10,7 +10,8 @@ class FC3(nn.Module):
     """Three fully-connected layers: input → hidden → hidden → classes."""
 
     def __init__(self, in_shape, num_classes: int, hidden=(100, 100), activation: str = "relu",
-                 dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4):
+                 dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4,
+                 head_std: float | None = 1e-2):
         super().__init__()
         h1, h2 = hidden
         layers = [("flatten", nn.Flatten())]
@@ -23,7 +24,7 @@ class FC3(nn.Module):
             ]
         layers.append(("fc3", nn.Linear(h2, num_classes)))
         self.layers = nn.Sequential(OrderedDict(layers))
-        init_weights(self, init, init_std)
+        init_weights(self, init, init_std, head_std)
 
     def forward(self, x):
         return self.layers(x)

@@ -40,16 +40,22 @@ def activation_layer(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def init_weights(model: nn.Module, scheme: str, std: float = 1e-4) -> None:
-    """Initialise conv/linear weights (biases to zero); 'default' keeps PyTorch's own."""
+def init_weights(model: nn.Module, scheme: str, std: float = 1e-4, head_std: float | None = 1e-2) -> None:
+    """Initialise conv/linear weights (biases to zero); 'default' keeps PyTorch's own.
+
+    The output layer gets N(0, head_std²) under kaiming/xavier: with their gains the logits
+    start large and the initial loss far above ln C (2.8 instead of 0.69 for LeNet-5 on two
+    classes); small output weights start it at ln C. head_std=None treats it like the rest.
+    """
     if scheme not in INITS:
         raise BabysitError(f"model.init={scheme!r} must be one of {', '.join(INITS)}")
     if scheme == "default":
         return
-    for m in model.modules():
-        if not isinstance(m, (nn.Linear, nn.Conv2d)):
-            continue
-        if scheme == "kaiming":
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    for m in layers:
+        if m is layers[-1] and head_std is not None and scheme in ("kaiming", "xavier"):
+            nn.init.normal_(m.weight, 0.0, head_std)
+        elif scheme == "kaiming":
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
         elif scheme == "xavier":
             nn.init.xavier_uniform_(m.weight)

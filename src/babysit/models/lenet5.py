@@ -10,7 +10,8 @@ class LeNet5(nn.Module):
     """LeNet-5: two 5×5 conv + pool stages, then 120 → 84 → classes fully connected."""
 
     def __init__(self, in_shape, num_classes: int, activation: str = "relu", pool: str = "max",
-                 dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4):
+                 dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4,
+                 head_std: float | None = 1e-2):
         super().__init__()
         c, h, w = in_shape
         oh, ow = ((h - 4) // 2 - 4) // 2, ((w - 4) // 2 - 4) // 2
@@ -33,7 +34,7 @@ class LeNet5(nn.Module):
             ("act4", activation_layer(activation)), ("drop2", nn.Dropout(dropout)),
             ("fc3", nn.Linear(84, num_classes)),
         ]))
-        init_weights(self, init, init_std)
+        init_weights(self, init, init_std, head_std)
 
     def forward(self, x):
         return self.classifier(self.features(x))
