@@ -3,6 +3,7 @@
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -15,8 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 from babysit.config import check_config, flat_hparams
 from babysit.evaluate import evaluate
 from babysit.module import Classifier
+from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
 from babysit.summary import RunSummary
+from babysit.verdict import worst
 
 
 def build(cfg: DictConfig):
@@ -44,10 +47,19 @@ def build(cfg: DictConfig):
     return dm, module, trainer
 
 
+NOISE = (
+    r"Experiment logs directory .* exists and is not empty",  # the run dir also holds .hydra/ and summary.json
+    r"The number of training batches .* is smaller than the logging interval",  # steps are counted across epochs
+    r".*treespec.*LeafSpec",
+)
+
+
 def quiet_lightning() -> None:
     """Lightning's info chatter (devices, checkpoint restores) hides the epoch lines."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
 
 
 def run(cfg: DictConfig) -> float | None:
@@ -65,6 +77,9 @@ def run(cfg: DictConfig) -> float | None:
                "parameters": sum(p.numel() for p in module.net.parameters())},
         hparams=flat_hparams(cfg),
     )
+    if cfg.babysit.preflight:
+        checks = run_preflight(cfg.babysit, module, dm, cfg.optimizer.lr)
+        summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]})
     try:
         trainer.fit(module, datamodule=dm)
     except BaseException:

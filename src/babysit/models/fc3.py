@@ -11,7 +11,7 @@ class FC3(nn.Module):
 
     def __init__(self, in_shape, num_classes: int, hidden=(100, 100), activation: str = "relu",
                  dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4,
-                 head_std: float | None = 1e-2):
+                 head_std: float | None = 1e-3):
         super().__init__()
         h1, h2 = hidden
         layers = [("flatten", nn.Flatten())]

@@ -40,7 +40,7 @@ def activation_layer(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def init_weights(model: nn.Module, scheme: str, std: float = 1e-4, head_std: float | None = 1e-2) -> None:
+def init_weights(model: nn.Module, scheme: str, std: float = 1e-4, head_std: float | None = 1e-3) -> None:
     """Initialise conv/linear weights (biases to zero); 'default' keeps PyTorch's own.
 
     The output layer gets N(0, head_std²) under kaiming/xavier: with their gains the logits

@@ -11,7 +11,7 @@ class LeNet5(nn.Module):
 
     def __init__(self, in_shape, num_classes: int, activation: str = "relu", pool: str = "max",
                  dropout: float = 0.0, norm: str = "none", init: str = "kaiming", init_std: float = 1e-4,
-                 head_std: float | None = 1e-2):
+                 head_std: float | None = 1e-3):
         super().__init__()
         c, h, w = in_shape
         oh, ow = ((h - 4) // 2 - 4) // 2, ((w - 4) // 2 - 4) // 2
