@@ -83,28 +83,43 @@ def run(cfg: DictConfig) -> float | None:
     try:
         trainer.fit(module, datamodule=dm)
     except BaseException:
-        summary.update(status="failed", epochs_run=trainer.current_epoch, wall_time_s=time.time() - started)
+        summary.update(status="failed", epochs_run=trainer.current_epoch, wall_time_s=time.time() - started,
+                       **monitoring(trainer))
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    final, ckpt = final_metrics(trainer, module, dm)
+    watched = monitoring(trainer)
+    status = "exploded" if watched["exploded"] else "interrupted" if trainer.interrupted else "finished"
+    summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
+                   last_epoch=last_epoch, wall_time_s=time.time() - started, **watched)
+    log_hparams(trainer, flat_hparams(cfg), final)
+    _print_result(status, final, out)
+    return final.get(cfg.optimized_metric)
+
+
+def final_metrics(trainer: pl.Trainer, module, dm) -> tuple[dict, str]:
+    """Test, train and val metrics of the checkpoint chosen by val accuracy (or of the last
+    weights when there is none), on unaugmented data."""
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     final = {}
     if dm.sizes().get("test"):
         tested = trainer.test(module, datamodule=dm, ckpt_path=ckpt or None, verbose=False)
         final.update({k: float(v) for k, v in tested[0].items()})
-    for split in ("train", "val"):  # the model test used (best by val accuracy), no augmentation
+    for split in ("train", "val"):
         final.update(evaluate(module, dm, split))
-    status = "interrupted" if trainer.interrupted else "finished"
-    summary.update(
-        status=status,
-        epochs_run=trainer.current_epoch,
-        best_checkpoint=ckpt or None,
-        final=final,
-        last_epoch=last_epoch,
-        wall_time_s=time.time() - started,
-    )
-    log_hparams(trainer, flat_hparams(cfg), final)
-    _print_result(final, out)
-    return final.get(cfg.optimized_metric)
+    return final, ckpt
+
+
+def monitoring(trainer: pl.Trainer) -> dict:
+    """The monitors' verdicts and whether the cost exploded, for summary.json."""
+    verdicts = [v for cb in trainer.callbacks for v in getattr(cb, "verdicts", [])]
+    stop = next((cb for cb in trainer.callbacks if getattr(cb, "exploded", False)), None)
+    explosion = {"reason": stop.reason, "step": stop.step, "epoch": stop.epoch} if stop else None
+    return {
+        "exploded": stop is not None,
+        "explosion": explosion,
+        "monitors": {"status": worst(verdicts), "verdicts": [v.as_dict() for v in verdicts]},
+    }
 
 
 def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
@@ -117,6 +132,6 @@ def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
         logger.finalize("success")
 
 
-def _print_result(final: dict, out: Path) -> None:
+def _print_result(status: str, final: dict, out: Path) -> None:
     parts = [f"{k} {final[k]:.4f}" for k in ("train/acc", "val/acc", "test/acc") if k in final]
-    print(f"Finished: {', '.join(parts)} — run dir {out}", flush=True)
+    print(f"{status.capitalize()}: {', '.join(parts)} — run dir {out}", flush=True)
