@@ -38,6 +38,8 @@ def build(cfg: DictConfig):
         regularizer=Regularizer(**OmegaConf.to_container(cfg.reg, resolve=True)),
     )
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    if cfg.get("trial") and cfg.trial.get("study"):
+        callbacks.append(pruning_callback(cfg))
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if cfg.trainer.get("deterministic"):
@@ -52,6 +54,17 @@ NOISE = (
     r"The number of training batches .* is smaller than the logging interval",  # steps are counted across epochs
     r".*treespec.*LeafSpec",
 )
+
+
+def pruning_callback(cfg: DictConfig):
+    """Reports the optimised metric to the sweep's Optuna trial after every validation."""
+    import optuna
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    from babysit.search.storage import open_storage
+
+    study = optuna.load_study(study_name=cfg.trial.study, storage=open_storage(cfg.trial.storage))
+    return PyTorchLightningPruningCallback(optuna.trial.Trial(study, cfg.trial.id), monitor=cfg.optimized_metric)
 
 
 def quiet_lightning() -> None:
@@ -82,9 +95,10 @@ def run(cfg: DictConfig) -> float | None:
         summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]})
     try:
         trainer.fit(module, datamodule=dm)
-    except BaseException:
-        summary.update(status="failed", epochs_run=trainer.current_epoch, wall_time_s=time.time() - started,
-                       **monitoring(trainer))
+    except BaseException as e:
+        status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
+        summary.update(status=status, epochs_run=trainer.current_epoch, wall_time_s=time.time() - started,
+                       reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     final, ckpt = final_metrics(trainer, module, dm)

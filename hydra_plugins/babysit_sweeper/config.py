@@ -1,0 +1,36 @@
+"""The sweeper's config schema, registered as `hydra/sweeper=coarse_to_fine`."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class StageConf:
+    name: str = "coarse"
+    trials: int = 20
+    epochs: int = 3
+    sampler: str = "random"  # random | tpe
+
+
+@dataclass
+class CoarseToFineSweeperConf:
+    _target_: str = "hydra_plugins.babysit_sweeper.sweeper.CoarseToFineSweeper"
+    study_name: str = "coarse_to_fine"
+    storage: Any = None  # None: sqlite in the sweep dir; or journal:<file>, postgresql://…, sqlite:///…
+    direction: str = "maximize"
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    stages: list[StageConf] = field(default_factory=lambda: [StageConf()])
+    top_k: int = 3
+    shrink: float = 0.5
+    edge_fraction: float = 0.1
+    pruner: dict[str, Any] = field(default_factory=lambda: {"type": "median", "n_startup_trials": 5,
+                                                             "n_warmup_steps": 1})
+    epochs_key: str = "trainer.max_epochs"
+    batch_size: int = 1
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="coarse_to_fine", node=CoarseToFineSweeperConf,
+                             provider="babysit")

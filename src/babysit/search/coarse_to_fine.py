@@ -1,0 +1,183 @@
+"""The coarse-to-fine search (protocol step 8), independent of how jobs are launched:
+stages of trials drawn with Optuna in log space, each stage's range narrowed around the
+previous stage's best, with a warning (and a recentred range) when the best sits at an edge."""
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+from babysit.errors import BabysitError
+from babysit.search.space import Param, narrow
+from babysit.search.storage import open_storage
+from babysit.search.trial_result import TrialResult
+from babysit.verdict import console
+
+# the lecture's short names in the per-trial line
+SHORT = {"optimizer.lr": "lr", "reg.l2": "reg"}
+Launch = Callable[[list[list[str]], int], Sequence[TrialResult]]
+
+
+@dataclass
+class Stage:
+    name: str
+    trials: int
+    epochs: int
+    sampler: str = "random"  # random | tpe
+
+
+@dataclass
+class SearchSettings:
+    params: dict  # config key → {type, low, high} or {type: choice, choices}
+    stages: list[Stage]
+    study_name: str
+    storage: str
+    direction: str = "maximize"
+    seed: int = 0
+    top_k: int = 3
+    shrink: float = 0.5
+    edge_fraction: float = 0.1
+    pruner: dict = field(default_factory=lambda: {"type": "median", "n_startup_trials": 5, "n_warmup_steps": 1})
+    epochs_key: str = "trainer.max_epochs"
+    batch_size: int = 1  # trials launched together (the launcher's parallelism)
+    metric_name: str = "val acc"
+
+
+def make_pruner(spec: dict) -> optuna.pruners.BasePruner:
+    kind = spec.get("type", "median")
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=spec.get("n_startup_trials", 5),
+                                           n_warmup_steps=spec.get("n_warmup_steps", 1))
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=spec.get("min_resource", 1))
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    raise BabysitError(f"hydra.sweeper.pruner.type={kind!r} must be median, hyperband or none")
+
+
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
+    raise BabysitError(f"stage sampler={kind!r} must be random or tpe")
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+class CoarseToFine:
+    def __init__(self, settings: SearchSettings):
+        self.s = settings
+        if not settings.stages:
+            raise BabysitError("hydra.sweeper.stages is empty: give at least one stage")
+        self.params = [Param.from_config(name, dict(spec)) for name, spec in settings.params.items()]
+        self.warnings: list[dict] = []
+
+    def open_study(self) -> optuna.Study:
+        study = optuna.create_study(study_name=self.s.study_name, storage=open_storage(self.s.storage),
+                                    direction=self.s.direction, load_if_exists=True,
+                                    pruner=make_pruner(self.s.pruner))
+        self._fail_interrupted(study)
+        return study
+
+    def _fail_interrupted(self, study: optuna.Study) -> None:
+        """Trials left RUNNING by a process of this machine that is gone were interrupted:
+        mark them failed so that their slots are drawn again."""
+        host = socket.gethostname()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            who = t.user_attrs.get("owner", "")
+            h, _, pid = who.partition(":")
+            if h == host and pid.isdigit() and not _alive(int(pid)):
+                study.tell(t.number, state=TrialState.FAIL)
+                study.set_user_attr(f"interrupted/{t.number}", True)
+
+    def stage_trials(self, study: optuna.Study, stage: Stage) -> list[optuna.trial.FrozenTrial]:
+        return [t for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("stage") == stage.name and not study.user_attrs.get(f"interrupted/{t.number}")]
+
+    def ranges_for(self, study: optuna.Study, index: int) -> list[Param]:
+        """The ranges of stage `index`: the configured ones for the first stage, narrowed
+        from the previous stage's results for the others (computed once, kept in the study)."""
+        key = f"ranges/{self.s.stages[index].name}"
+        if key in study.user_attrs:
+            return [Param.from_config(name, spec) for name, spec in study.user_attrs[key].items()]
+        if index == 0:
+            ranges = self.params
+        else:
+            ranges = self._narrowed(study, index)
+        study.set_user_attr(key, {p.name: p.as_dict() for p in ranges})
+        return ranges
+
+    def _narrowed(self, study: optuna.Study, index: int) -> list[Param]:
+        prev = self.s.stages[index - 1]
+        previous = self.ranges_for(study, index - 1)
+        done = [t for t in self.stage_trials(study, prev) if t.state == TrialState.COMPLETE]
+        if not done:
+            console.print(f"[yellow]no trial of stage {prev.name} completed: stage "
+                          f"{self.s.stages[index].name} keeps its ranges[/yellow]")
+            return previous
+        done.sort(key=lambda t: t.value, reverse=self.s.direction == "maximize")
+        top = done[: self.s.top_k]
+        ranges = []
+        for p in previous:
+            n = narrow(p, top[0].params[p.name], [t.params[p.name] for t in top], self.s.shrink, self.s.edge_fraction)
+            if n.warning:
+                console.print(f"[yellow][WARN] {n.warning}[/yellow]")
+                self.warnings.append({"stage": prev.name, "param": p.name, "message": n.warning})
+                study.set_user_attr(f"warning/{prev.name}/{p.name}", n.warning)
+            ranges.append(n.param)
+        return ranges
+
+    def run(self, base_overrides: list[str], launch: Launch, trial_overrides: Callable[[optuna.Study, int], list[str]]):
+        study = self.open_study()
+        total = sum(st.trials for st in self.s.stages)
+        for index, stage in enumerate(self.s.stages):
+            ranges = self.ranges_for(study, index)
+            done = len(self.stage_trials(study, stage))
+            console.print(f"[bold]Stage {stage.name}[/bold]: {stage.trials} trials × {stage.epochs} epochs, "
+                          f"{stage.sampler} sampler; " + "; ".join(p.describe() for p in ranges)
+                          + (f" — {done} already done" if done else ""))
+            study.sampler = make_sampler(stage.sampler, self.s.seed + index)
+            while done < stage.trials:
+                n = min(self.s.batch_size, stage.trials - done)
+                trials = [study.ask({p.name: p.distribution() for p in ranges}) for _ in range(n)]
+                for t in trials:
+                    t.set_user_attr("stage", stage.name)
+                    t.set_user_attr("owner", owner())
+                jobs = [base_overrides + [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in t.params.items()]
+                        + [f"{self.s.epochs_key}={stage.epochs}"] + trial_overrides(study, t._trial_id)
+                        for t in trials]
+                results = launch(jobs, trials[0].number)
+                for t, r in zip(trials, results, strict=True):
+                    self._tell(study, t, r, stage, total)
+                done += n
+        return study
+
+    def _tell(self, study, trial, result: TrialResult, stage: Stage, total: int) -> None:
+        trial.set_user_attr("epochs", result.epochs)
+        trial.set_user_attr("run_dir", result.run_dir)
+        if result.reason:
+            trial.set_user_attr("reason", result.reason)
+        if result.state == TrialState.COMPLETE:
+            study.tell(trial, result.value)
+        else:
+            study.tell(trial, state=result.state)
+        shown = ", ".join(f"{SHORT.get(k, k)}: {v:.6e}" if isinstance(v, float) else f"{SHORT.get(k, k)}: {v}"
+                          for k, v in trial.params.items())
+        value = f"{result.value:.6f}" if result.value is not None else "-"
+        state = result.state.name + (f" ({result.reason})" if result.reason else "")
+        console.print(f"{self.s.metric_name}: {value}, {shown}, ({trial.number + 1} / {total})  "
+                      f"[{stage.name}, {state}]", markup=False)
