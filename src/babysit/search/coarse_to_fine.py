@@ -31,7 +31,7 @@ class Stage:
 
 @dataclass
 class SearchSettings:
-    params: dict  # config key → {type, low, high} or {type: choice, choices}
+    params: dict  # nested config keys → {type, low, high} or {type: choice, choices}
     stages: list[Stage]
     study_name: str
     storage: str
@@ -66,6 +66,21 @@ def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
     raise BabysitError(f"stage sampler={kind!r} must be random or tpe")
 
 
+def flatten_params(tree: dict, prefix: str = "") -> dict[str, dict]:
+    """{optimizer: {lr: {type: log, …}}} → {"optimizer.lr": {type: log, …}}: nested in the config
+    so that a command line can reach every bound (hydra.sweeper.params.optimizer.lr.low=1e-4)."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and "type" in value:
+            out[name] = dict(value)
+        elif isinstance(value, dict):
+            out.update(flatten_params(value, name))
+        else:
+            raise BabysitError(f"search param {name}: give {{type: log|uniform|int|choice, …}}, not {value!r}")
+    return out
+
+
 def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -83,7 +98,7 @@ class CoarseToFine:
         self.s = settings
         if not settings.stages:
             raise BabysitError("hydra.sweeper.stages is empty: give at least one stage")
-        self.params = [Param.from_config(name, dict(spec)) for name, spec in settings.params.items()]
+        self.params = [Param.from_config(name, spec) for name, spec in flatten_params(settings.params).items()]
         self.warnings: list[dict] = []
 
     def open_study(self) -> optuna.Study:

@@ -1,0 +1,117 @@
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from babysit.search.coarse_to_fine import CoarseToFine, SearchSettings, Stage
+from babysit.search.space import Param, narrow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sweep(tmp_path: Path, *overrides: str, name: str = "t") -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "train.py", "-m", "hparams_search=coarse_to_fine", "data=digits", "model=fc3",
+           f"hydra.sweep.dir={tmp_path / name}", f"hydra.sweeper.study_name={name}", *overrides]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def rows(tmp_path: Path, name: str = "t") -> list[dict]:
+    with (tmp_path / name / "trials.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+LR = Param("optimizer.lr", "log", 1e-6, 1e-3)
+
+
+def test_narrow_inside_shrinks_around_the_top_trials():
+    n = narrow(LR, 1e-4, [1e-4, 2e-4, 5e-5], shrink=0.25, edge=0.1)
+    assert n.warning is None
+    assert LR.low <= n.param.low < 5e-5 and 2e-4 < n.param.high <= LR.high
+    width = math.log10(n.param.high / n.param.low)
+    assert width == pytest.approx(0.75)  # 0.25 × 3 decades
+
+
+def test_narrow_at_an_edge_warns_and_recentres_past_it():
+    n = narrow(LR, 9.5e-4, [9.5e-4, 8e-4], shrink=0.25, edge=0.1)
+    assert "upper edge" in n.warning and "optimizer.lr" in n.warning
+    centre = math.sqrt(n.param.low * n.param.high)
+    assert centre == pytest.approx(9.5e-4, rel=1e-6)
+    assert n.param.high > LR.high  # reaches past the old edge instead of clipping
+
+
+def test_narrow_lower_edge_and_choices():
+    assert "lower edge" in narrow(LR, 1.1e-6, [1.1e-6], 0.25, 0.1).warning
+    choice = Param("model.norm", "choice", choices=("none", "batch"))
+    assert narrow(choice, "batch", ["batch"], 0.25, 0.1).param == choice
+
+
+def test_interrupted_trials_of_a_dead_process_are_failed_and_drawn_again(tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    t = study.ask()
+    t.set_user_attr("stage", "coarse")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    t.set_user_attr("owner", f"{socket.gethostname()}:{dead.pid}")
+    search = CoarseToFine(SearchSettings(params={"x": {"type": "uniform", "low": 0, "high": 1}},
+                                         stages=[Stage("coarse", 2, 1)], study_name="s", storage=storage))
+    study = search.open_study()
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert search.stage_trials(study, Stage("coarse", 2, 1)) == []
+
+
+def test_a_small_sweep_runs_coarse_then_fine_around_the_coarse_best(tmp_path):
+    result = sweep(tmp_path, "hydra.sweeper.stages.0.trials=6", "hydra.sweeper.stages.0.epochs=1",
+                   "hydra.sweeper.stages.1.trials=3", "hydra.sweeper.stages.1.epochs=2",
+                   "hydra.sweeper.params.optimizer.lr.low=1e-4", "hydra.sweeper.params.optimizer.lr.high=1e-1",
+                   "optimizer=sgd")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = rows(tmp_path)
+    assert [r["stage"] for r in table] == ["coarse"] * 6 + ["fine"] * 3
+    assert all(r["state"] in ("COMPLETE", "PRUNED") for r in table)
+    coarse = [r for r in table if r["stage"] == "coarse" and r["value"]]
+    best = max(coarse, key=lambda r: float(r["value"]))
+    fine_lrs = [float(r["optimizer.lr"]) for r in table if r["stage"] == "fine"]
+    # the fine stage samples within about a decade of the coarse best, in log space
+    assert all(abs(math.log10(lr / float(best["optimizer.lr"]))) < 1.6 for lr in fine_lrs)
+    assert "val acc: " in result.stdout and "(9 / 9)" in result.stdout and "[fine, " in result.stdout
+    chosen = yaml.safe_load((tmp_path / "t" / "best.yaml").read_text())
+    assert chosen["command"].startswith("python train.py data=digits model=fc3")
+    assert any(o.startswith("optimizer.lr=") for o in chosen["overrides"])
+    for fig in ("optimizer_lr.png", "reg_l2.png", "history.png"):
+        assert (tmp_path / "t" / "figures" / fig).stat().st_size > 10_000
+
+
+def test_an_exploding_trial_is_pruned_and_the_sweep_goes_on(tmp_path):
+    result = sweep(tmp_path, "optimizer=sgd", "hydra.sweeper.params.optimizer.lr.type=choice",
+                   "+hydra.sweeper.params.optimizer.lr.choices=[1000000.0,0.05]",
+                   "hydra.sweeper.stages=[{name: coarse, trials: 4, epochs: 1, sampler: random}]",
+                   "hydra.sweeper.pruner.type=none")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = rows(tmp_path)
+    exploded = [r for r in table if float(r["optimizer.lr"]) == 1e6]
+    assert exploded and all(r["state"] == "PRUNED" and r["reason"].startswith("exploded") for r in exploded)
+    assert any(r["state"] == "COMPLETE" for r in table)
+
+
+def test_rerunning_the_same_sweep_resumes_without_repeating_trials(tmp_path):
+    args = ["hydra.sweeper.stages=[{name: coarse, trials: 3, epochs: 1, sampler: random}]"]
+    assert sweep(tmp_path, *args).returncode == 0
+    first = rows(tmp_path)
+    args = ["hydra.sweeper.stages=[{name: coarse, trials: 5, epochs: 1, sampler: random}]"]
+    result = sweep(tmp_path, *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    second = rows(tmp_path)
+    assert second[:3] == first  # the finished trials stay as they were …
+    assert [r["number"] for r in second] == ["0", "1", "2", "3", "4"]  # … and only two new ones ran
+    assert "3 already done" in result.stdout
+    assert result.stdout.count("val acc: ") == 2
+    assert sorted(os.listdir(tmp_path / "t")).count("trial_3") == 1
