@@ -178,7 +178,7 @@ class CoarseToFine:
                 results = launch(jobs, trials[0].number)
                 for t, r in zip(trials, results, strict=True):
                     self._tell(study, t, r, stage, total)
-                done += n
+                done = len(self.stage_trials(study, stage))  # other workers may share the study
         return study
 
     def _tell(self, study, trial, result: TrialResult, stage: Stage, total: int) -> None:
