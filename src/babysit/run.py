@@ -63,7 +63,10 @@ def pruning_callback(cfg: DictConfig):
 
     from babysit.search.storage import open_storage
 
-    study = optuna.load_study(study_name=cfg.trial.study, storage=open_storage(cfg.trial.storage))
+    from babysit.search.coarse_to_fine import make_pruner
+
+    pruner = make_pruner(OmegaConf.to_container(cfg.trial.pruner)) if cfg.trial.get("pruner") else None
+    study = optuna.load_study(study_name=cfg.trial.study, storage=open_storage(cfg.trial.storage), pruner=pruner)
     return PyTorchLightningPruningCallback(optuna.trial.Trial(study, cfg.trial.id), monitor=cfg.optimized_metric)
 
 
@@ -97,7 +100,8 @@ def run(cfg: DictConfig) -> float | None:
         trainer.fit(module, datamodule=dm)
     except BaseException as e:
         status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
-        summary.update(status=status, epochs_run=trainer.current_epoch, wall_time_s=time.time() - started,
+        started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
+        summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch, wall_time_s=time.time() - started,
                        reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -58,6 +58,11 @@ def make_pruner(spec: dict) -> optuna.pruners.BasePruner:
     raise BabysitError(f"hydra.sweeper.pruner.type={kind!r} must be median, hyperband or none")
 
 
+def pruner_override(spec: dict) -> str:
+    """The pruner settings as a Hydra override value, e.g. {type:median,n_warmup_steps:1}."""
+    return "{" + ",".join(f"{k}:{v}" for k, v in spec.items()) + "}"
+
+
 def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -173,7 +178,8 @@ class CoarseToFine:
                     t.set_user_attr("stage", stage.name)
                     t.set_user_attr("owner", owner())
                 jobs = [base_overrides + [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in t.params.items()]
-                        + [f"{self.s.epochs_key}={stage.epochs}"] + trial_overrides(study, t._trial_id)
+                        + [f"{self.s.epochs_key}={stage.epochs}", f"trial.pruner={pruner_override(self.s.pruner)}"]
+                        + trial_overrides(study, t._trial_id)
                         for t in trials]
                 results = launch(jobs, trials[0].number)
                 for t, r in zip(trials, results, strict=True):
