@@ -68,7 +68,7 @@ def main():
     parser.add_argument("--model", default="fc3")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--coarse", type=int, nargs=2, default=[20, 2], metavar=("TRIALS", "EPOCHS"))
-    parser.add_argument("--fine", type=int, default=15, help="fine trials (of --epochs epochs each)")
+    parser.add_argument("--fine", type=int, default=30, help="fine trials (of --epochs epochs each)")
     args = parser.parse_args()
     logging.getLogger("optuna").setLevel(logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

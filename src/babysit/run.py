@@ -18,6 +18,7 @@ from babysit.evaluate import evaluate
 from babysit.module import Classifier
 from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
+from babysit.report import write_report
 from babysit.summary import RunSummary
 from babysit.verdict import worst
 
@@ -103,6 +104,7 @@ def run(cfg: DictConfig) -> float | None:
         started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
         summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch, wall_time_s=time.time() - started,
                        reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
+        write_report_safely(cfg, out)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     final, ckpt = final_metrics(trainer, module, dm)
@@ -111,7 +113,8 @@ def run(cfg: DictConfig) -> float | None:
     summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
                    last_epoch=last_epoch, wall_time_s=time.time() - started, **watched)
     log_hparams(trainer, flat_hparams(cfg), final)
-    _print_result(status, final, out)
+    report = write_report_safely(cfg, out)
+    _print_result(status, final, out, report)
     return final.get(cfg.optimized_metric)
 
 
@@ -150,6 +153,20 @@ def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
         logger.finalize("success")
 
 
-def _print_result(status: str, final: dict, out: Path) -> None:
+def write_report_safely(cfg: DictConfig, out: Path) -> Path | None:
+    """The run's report; a report that cannot be drawn must not hide the run's own outcome."""
+    if not cfg.babysit.get("report", True):
+        return None
+    try:
+        return write_report(out)
+    except Exception as e:  # noqa: BLE001
+        print(f"report not written ({type(e).__name__}: {e}); retry with: python -m babysit.report {out}",
+              file=sys.stderr)
+        return None
+
+
+def _print_result(status: str, final: dict, out: Path, report: Path | None) -> None:
     parts = [f"{k} {final[k]:.4f}" for k in ("train/acc", "val/acc", "test/acc") if k in final]
     print(f"{status.capitalize()}: {', '.join(parts)} — run dir {out}", flush=True)
+    if report is not None:
+        print(f"Report: {report}", flush=True)

@@ -77,4 +77,7 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
         if p.type != "choice":
             plot_param_scatter(rows, p, search.s.metric_name, figures / f"{p.name.replace('.', '_')}.png")
     plot_history(rows, search.s.metric_name, figures / "history.png")
+    from babysit.report.sweep import write_sweep_report
+
+    console.print(f"Sweep report: {write_sweep_report(sweep_dir)}")
     return result

@@ -1,0 +1,24 @@
+"""python -m babysit.report <dir>: (re)build the report of a run directory (finished or not)
+or of a sweep directory (it holds search.json)."""
+
+import sys
+from pathlib import Path
+
+from babysit.cli import fail, report_user_errors
+from babysit.report import write_report
+from babysit.report.sweep import write_sweep_report
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        fail("usage: python -m babysit.report <run_dir | sweep_dir>")
+    target = Path(argv[0])
+    if not target.is_dir():
+        fail(f"{target} is not a directory: give a run or sweep directory under outputs/")
+    build = write_sweep_report if (target / "search.json").is_file() else write_report
+    path = report_user_errors(lambda: build(target))
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,127 @@
+"""report.md and a self-contained report.html (figures embedded) for one run directory."""
+
+import base64
+import html
+import re
+from pathlib import Path
+
+import markdown
+
+from babysit.report import preflight_figures, training_figures
+from babysit.report.advice import next_steps
+from babysit.report.load import RunData, load_run
+
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+code, pre { background: #f6f6f6; }
+pre { padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.PASS { color: #1a7f37; font-weight: bold; } .WARN { color: #9a6700; font-weight: bold; }
+.FAIL { color: #cf222e; font-weight: bold; }
+"""
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _header(run: RunData) -> list[str]:
+    s = run.summary
+    data, model, final = s.get("data", {}), s.get("model", {}), s.get("final", {})
+    hp = s.get("hparams", {})
+    title = f"# Babysitting report: {model.get('name', '?')} on {data.get('name', '?')}"
+    result = ", ".join(f"{k} {_fmt(final[k])}" for k in ("train/acc", "val/acc", "test/acc") if k in final)
+    lines = [title, "",
+             f"**Status: {s.get('status', '?')}** after {s.get('epochs_run', '?')} epoch(s) in "
+             f"{s.get('wall_time_s', 0):.1f} s — {result or 'no final metrics'}", "",
+             f"Command: `{s.get('command', '')}` · seed {s.get('seed')} · run dir `{run.run_dir}`", "",
+             "| setting | value |", "|---|---|"]
+    rows = [
+        ("data", f"{data.get('name')}: classes {data.get('classes')}, input {data.get('in_shape')}, "
+                 f"split {data.get('sizes')}"),
+        ("normalisation", (data.get("normalize") or {}).get("mode")),
+        ("model", f"{model.get('name')}, {model.get('parameters')} parameters"),
+        ("optimizer", f"{hp.get('optimizer/_target_', '?')}, lr {hp.get('optimizer/lr')}"),
+        ("regularisation", f"l2 {hp.get('reg/l2')}, l1 {hp.get('reg/l1')}, max-norm {hp.get('reg/max_norm')}"),
+        ("loss", hp.get("loss/_target_")),
+        ("batch size / epochs", f"{hp.get('data/batch_size')} / {hp.get('trainer/max_epochs')}"),
+        ("best checkpoint", s.get("best_checkpoint")),
+    ]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    if final:
+        lines += ["", "| split | accuracy | loss |", "|---|---|---|"]
+        for split in ("train", "val", "test"):
+            if f"{split}/acc" in final:
+                lines.append(f"| {split} | {_fmt(final[f'{split}/acc'])} | {_fmt(final.get(f'{split}/loss', ''))} |")
+    return lines
+
+
+def _verdict_table(verdicts: list[dict], with_epoch: bool) -> list[str]:
+    head = "| check | " + ("epoch | " if with_epoch else "") + "verdict | numbers | advice |"
+    lines = [head, "|---|" + ("---|" if with_epoch else "") + "---|---|---|"]
+    for v in verdicts:
+        epoch = f"{v.get('epoch') if v.get('epoch') is not None else '—'} | " if with_epoch else ""
+        advice = v.get("advice", "") if v["status"] != "PASS" else ""
+        lines.append(f"| {v['check']} | {epoch}{v['status']} | {_cell(v['message'])} | {_cell(advice)} |")
+    return lines
+
+
+def _figures(paths: list[Path | None], run_dir: Path) -> list[str]:
+    return [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})\n" for p in paths if p is not None]
+
+
+def build_markdown(run: RunData) -> str:
+    figures = run.run_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    lines = _header(run)
+    checks = (run.summary.get("preflight") or {}).get("checks", [])
+    lines += ["", "## Preflight checks", ""]
+    if checks:
+        lines += _verdict_table(checks, with_epoch=False) + [""]
+        lines += _figures([f(run, figures) for f in preflight_figures.ALL], run.run_dir)
+    else:
+        lines.append("The preflight did not run (babysit.preflight=false).")
+    lines += ["", "## Training", ""]
+    drawn = _figures([f(run, figures) for f in training_figures.ALL], run.run_dir)
+    lines += drawn or ["No training metrics were logged."]
+    lines += ["", "## Monitoring verdicts", ""]
+    monitors = run.monitor_verdicts()
+    lines += _verdict_table(monitors, with_epoch=True) if monitors else ["No monitor gave a verdict."]
+    lines += ["", "## What to try next", ""] + [f"- {step}" for step in next_steps(run.summary)]
+    config = run.run_dir / ".hydra" / "config.yaml"
+    if config.is_file():
+        lines += ["", "## Resolved config", "", "```yaml", config.read_text().rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(md: str, run_dir: Path, title: str) -> str:
+    body = markdown.markdown(md, extensions=["tables", "fenced_code"])
+
+    def embed(match: re.Match) -> str:
+        path = run_dir / html.unescape(match.group(2))
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'{match.group(1)}data:image/png;base64,{data}"'
+
+    body = re.sub(r'(<img [^>]*src=")([^"]+)"', embed, body)
+    body = re.sub(r"<td>(PASS|WARN|FAIL)</td>", r'<td class="\1">\1</td>', body)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def write_report(run_dir: str | Path) -> Path:
+    run = load_run(run_dir)
+    md = build_markdown(run)
+    (run.run_dir / "report.md").write_text(md)
+    title = md.splitlines()[0].lstrip("# ")
+    path = run.run_dir / "report.html"
+    path.write_text(to_html(md, run.run_dir, title))
+    return path

@@ -1,0 +1,88 @@
+"""sweep_report.md / .html: the stages, the best trials in the lecture's words, the
+hyper-parameter scatter plots, the edge warnings and the best configuration."""
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from babysit.errors import BabysitError
+from babysit.report.render import to_html
+
+SHORT = {"optimizer.lr": "lr", "reg.l2": "reg"}
+
+
+def _rows(sweep_dir: Path) -> list[dict]:
+    with (sweep_dir / "trials.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _param_names(rows: list[dict]) -> list[str]:
+    fixed = {"number", "stage", "value", "state", "epochs", "reason", "run_dir"}
+    return [k for k in (rows[0] if rows else {}) if k not in fixed]
+
+
+def _lecture_line(row: dict, names: list[str], total: int) -> str:
+    shown = ", ".join(f"{SHORT.get(n, n)}: {float(row[n]):.6e}" if _is_number(row[n]) else f"{SHORT.get(n, n)}: {row[n]}"
+                      for n in names)
+    return f"val acc: {float(row['value']):.6f}, {shown}, ({int(row['number']) + 1} / {total})"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def build_sweep_markdown(sweep_dir: Path) -> str:
+    search = json.loads((sweep_dir / "search.json").read_text())
+    rows = _rows(sweep_dir)
+    names = _param_names(rows)
+    done = [r for r in rows if r["value"]]
+    lines = [f"# Sweep report: {search['study']}", "",
+             f"{len(rows)} trials ({len(done)} complete, "
+             f"{sum(r['state'] == 'PRUNED' for r in rows)} pruned or exploded, "
+             f"{sum(r['state'] == 'FAIL' for r in rows)} failed), "
+             f"{sum(int(r['epochs'] or 0) for r in rows)} training epochs in all. Study storage: `{search['storage']}`.",
+             "", "## Stages", "", "| stage | trials | epochs | sampler | ranges | best |", "|---|---|---|---|---|---|"]
+    for st in search["stages"]:
+        ranges = "; ".join(f"{k}: " + (f"[{v['low']:.3g}, {v['high']:.3g}] ({v['type']})" if "low" in v
+                                       else str(v.get("choices")))
+                           for k, v in (st.get("ranges") or {}).items())
+        best = f"{st['best']:.4f}" if st.get("best") is not None else "—"
+        lines.append(f"| {st['name']} | {st['trials']} | {st['epochs']} | {st['sampler']} | {ranges} | {best} |")
+    lines += ["", "## Edge warnings", ""]
+    lines += [f"- {w['message']}" for w in search.get("warnings", [])] or ["None: every stage's best lay inside its range."]
+    lines += ["", "## Best trials", "", "```"]
+    top = sorted(done, key=lambda r: float(r["value"]), reverse=True)[:10]
+    lines += [_lecture_line(r, names, len(rows)) + f"  [{r['stage']}]" for r in top] + ["```"]
+    lines += ["", "## Figures", ""]
+    lines += [f"![{p.stem}](figures/{p.name})\n" for p in sorted((sweep_dir / "figures").glob("*.png"))]
+    best_file = sweep_dir / "best.yaml"
+    lines += ["", "## Best configuration", ""]
+    if best_file.is_file():
+        best = yaml.safe_load(best_file.read_text())
+        lines += [f"val acc {best['value']:.4f} (trial {best['trial']}, stage {best['stage']}). Re-run it with:", "",
+                  "```", best["command"], "```"]
+        run_dir = best.get("run_dir")
+        if run_dir and Path(run_dir, "report.html").is_file():
+            link = os.path.relpath(Path(run_dir, "report.html"), sweep_dir)
+            lines += ["", f"The best trial's own report: [{link}]({link})"]
+    else:
+        lines.append("No trial completed.")
+    return "\n".join(lines) + "\n"
+
+
+def write_sweep_report(sweep_dir: str | Path) -> Path:
+    sweep_dir = Path(sweep_dir)
+    if not (sweep_dir / "search.json").is_file():
+        raise BabysitError(f"{sweep_dir} holds no search.json: give the directory of a coarse-to-fine sweep")
+    md = build_sweep_markdown(sweep_dir)
+    (sweep_dir / "sweep_report.md").write_text(md)
+    path = sweep_dir / "sweep_report.html"
+    path.write_text(to_html(md, sweep_dir, md.splitlines()[0].lstrip("# ")))
+    return path
