@@ -6,6 +6,7 @@ from pathlib import Path
 
 from babysit.cli import fail, report_user_errors
 from babysit.report import write_report
+from babysit.report.ablation import write_ablation_report
 from babysit.report.sweep import write_sweep_report
 
 
@@ -15,7 +16,12 @@ def main(argv: list[str]) -> None:
     target = Path(argv[0])
     if not target.is_dir():
         fail(f"{target} is not a directory: give a run or sweep directory under outputs/")
-    build = write_sweep_report if (target / "search.json").is_file() else write_report
+    if (target / "search.json").is_file():
+        build = write_sweep_report
+    elif (target / "ablation.json").is_file() or not (target / "summary.json").is_file():
+        build = write_ablation_report
+    else:
+        build = write_report
     path = report_user_errors(lambda: build(target))
     print(f"report: {path}")
 

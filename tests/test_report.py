@@ -1,0 +1,135 @@
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from babysit.report import write_report
+from babysit.report.ablation import write_ablation_report
+from babysit.run import run
+from tests.cli import ROOT, train
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.headings, self.images, self.text = [], [], []
+        self._in_heading = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h1", "h2"):
+            self._in_heading = True
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2"):
+            self._in_heading = False
+
+    def handle_data(self, data):
+        if self._in_heading:
+            self.headings.append(data.strip())
+        self.text.append(data)
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text())
+    return page
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(["data=faces", "model=lenet5", "trainer.max_epochs=4"], tmp_path_factory.mktemp("run"))
+    run(cfg)
+    return Path(cfg.paths.output_dir)
+
+
+def test_run_report_has_every_section_and_figure(finished_run):
+    page = parse(finished_run / "report.html")
+    assert page.headings[0].startswith("Babysitting report: LeNet5 on faces")
+    for section in ("Preflight checks", "Training", "Monitoring verdicts", "What to try next"):
+        assert section in page.headings
+    names = {img["alt"] for img in page.images}
+    assert {"preflight_initial_loss", "preflight_overfit", "preflight_lr_range", "preflight_lr_bounds", "train_cost",
+            "train_accuracy", "train_update_ratio", "train_norms", "train_dead_units", "train_lr"} <= names
+    assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)  # self-contained
+    md = (finished_run / "report.md").read_text()
+    assert all((finished_run / "figures" / f"{n}.png").is_file() for n in names)
+    assert "figures/train_accuracy.png" in md
+
+
+def test_report_numbers_are_the_summary_numbers(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    text = "".join(parse(finished_run / "report.html").text)
+    assert f"val/acc {summary['final']['val/acc']:.4f}" in text
+    init = next(c for c in summary["preflight"]["checks"] if c["check"] == "initial_loss")
+    assert init["message"] in text
+    for verdict in summary["monitors"]["verdicts"]:
+        assert verdict["message"] in text
+
+
+def test_exploded_run_gets_a_report_that_says_so(tmp_path):
+    from tests.conftest import make_cfg
+
+    cfg = make_cfg(["data=digits", "model=fc3", "optimizer=sgd", "optimizer.lr=1e6", "babysit.preflight=false",
+                    "trainer.max_epochs=3"], tmp_path / "run")
+    run(cfg)
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "**Status: exploded**" in md
+    assert "The cost exploded" in md and "divide optimizer.lr by 10" in md
+
+
+def test_report_module_rebuilds_a_run_dir(finished_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy, symlinks=True)
+    (copy / "report.html").unlink()
+    result = subprocess.run([sys.executable, "-m", "babysit.report", str(copy)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (copy / "report.html").is_file()
+    bad = subprocess.run([sys.executable, "-m", "babysit.report", str(tmp_path / "nothing")], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "is not a directory" in bad.stderr
+
+
+def test_interrupted_run_keeps_a_report_of_what_happened(finished_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy, symlinks=True)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["status"] = "interrupted"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    md = Path(write_report(copy)).with_suffix(".md").read_text()
+    assert "**Status: interrupted**" in md and "up to that point" in md
+
+
+def test_ablation_compares_four_variants(tmp_path):
+    result = train("-m", "experiment=ablation", "data=digits", "model=fc3", "trainer.max_epochs=2",
+                   f"hydra.sweep.dir={tmp_path / 'ablation'}", run_dir=tmp_path / "unused", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    md = (tmp_path / "ablation" / "ablation_report.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| data.normalize=")]
+    assert len(rows) == 4
+    assert {"data.normalize=none, augment=none", "data.normalize=meanstd, augment=standard"} <= {
+        r.split(" | ")[0].lstrip("| ") for r in rows}
+    assert len(parse(tmp_path / "ablation" / "ablation_report.html").images) == 1
+    assert write_ablation_report(tmp_path / "ablation").is_file()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser: apt-get install chromium to render the report")
+def test_report_renders_in_a_headless_browser(finished_run, tmp_path):
+    shot = tmp_path / "report.png"
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1100,3000", (finished_run / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 50_000, result.stderr[-2000:]
