@@ -103,7 +103,8 @@ def main():
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(__file__).with_name("search_efficiency.png")
+    path = Path(__file__).resolve().parents[1] / "outputs" / "bench" / "search_efficiency.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     print(f"curves: {path}")
 
