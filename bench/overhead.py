@@ -1,5 +1,6 @@
 """Framework training vs a plain hand-written PyTorch loop on the same model, data,
-batch size, epochs and optimiser. Prints the median time of each and the ratio.
+batch size, epochs and optimiser, with the monitoring callbacks on and off. Prints the
+median time of each case, its ratio to the plain loop, and monitors on / monitors off.
 
     python bench/overhead.py [--repeats 5] [--epochs 10]
 """
@@ -11,6 +12,8 @@ from common import compose_cfg, interleave, report, timed, tmpdir
 from torch.utils.data import DataLoader, TensorDataset
 
 OVERRIDES = ["data=digits", "model=lenet5", "optimizer=sgd", "optimizer.lr=0.05", "reg.l2=0"]
+MONITORS = ["explosion", "update_ratio", "weight_stats", "dead_units", "train_val_gap"]
+MONITORS_OFF = [f"~callbacks.{name}" for name in MONITORS]
 
 
 def plain_loop(epochs: int):
@@ -65,12 +68,14 @@ def main():
     args = parser.parse_args()
     cases = {
         "plain PyTorch loop": plain_loop(args.epochs),
-        "babysit (default callbacks)": framework(args.epochs, []),
+        "babysit, monitors off": framework(args.epochs, MONITORS_OFF),
+        "babysit, all monitors on": framework(args.epochs, []),
     }
     for prepare in cases.values():  # warm-up: imports (tensorboard), first-call allocations
         timed(prepare())
     times = interleave(cases, args.repeats)
     report(times, "plain PyTorch loop")
+    report({k: times[k] for k in ("babysit, monitors off", "babysit, all monitors on")}, "babysit, monitors off")
 
 
 if __name__ == "__main__":
