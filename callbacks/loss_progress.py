@@ -1,21 +1,20 @@
 import math
 
-import lightning.pytorch as pl
+from babysit.callbacks.monitor import Monitor
+from babysit.verdict import PASS, WARN, Verdict
 
-from babysit.verdict import PASS, WARN, Verdict, show
 
-
-class LossProgress(pl.Callback):
+class LossProgress(Monitor):
     """Did the cost go down? From the first step's cost to the last epoch's mean cost: a
     cost that barely changes means the learning rate is too low (a cost that rises is the
     explosion monitor's business)."""
 
     def __init__(self, barely_changes: float = 0.01, cost_key: str = "train/loss"):
+        super().__init__(cost_key=cost_key)
         self.barely, self.cost_key = barely_changes, cost_key
         self.first: float | None = None
         self.last: float | None = None
         self.epochs = 0
-        self.verdicts: list[Verdict] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.first is None and outputs is not None:
@@ -39,9 +38,7 @@ class LossProgress(pl.Callback):
                               numbers=numbers, epoch=trainer.current_epoch)
         else:
             verdict = Verdict("loss_progress", PASS, moved, numbers=numbers, epoch=trainer.current_epoch)
-        self.verdicts.append(verdict)
-        if trainer.is_global_zero:
-            show(verdict)
+        self.record(trainer, verdict)
 
     def state_dict(self) -> dict:
         return {"first": self.first, "last": self.last, "epochs": self.epochs}

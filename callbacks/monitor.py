@@ -1,0 +1,23 @@
+"""What every judging callback shares: a list of verdicts, each printed as it fires."""
+
+import lightning.pytorch as pl
+
+from babysit.verdict import Verdict, show
+
+
+class Monitor(pl.Callback):
+    def __init__(self, **identity):
+        """`identity`: the arguments that tell two instances apart in a checkpoint (e.g. interval=10)."""
+        self.verdicts: list[Verdict] = []
+        # Lightning reads state_key on every hook call (profiler labels): built once
+        self._state_key = self._generate_state_key(**identity)
+
+    @property
+    def state_key(self) -> str:
+        return self._state_key
+
+    def record(self, trainer: pl.Trainer, verdict: Verdict) -> Verdict:
+        self.verdicts.append(verdict)
+        if trainer.is_global_zero:
+            show(verdict)
+        return verdict
