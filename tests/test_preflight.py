@@ -128,6 +128,7 @@ def test_preflight_does_not_change_the_training_numbers(cfg_factory):
 
 
 def test_switching_checks_off(cfg_factory):
-    cfg, dm, module = built(cfg_factory, "data=faces", "babysit.overfit.enabled=false", "babysit.range_test.enabled=false")
+    cfg, dm, module = built(cfg_factory, "data=faces", "babysit.overfit.enabled=false",
+                            "babysit.range_test.enabled=false")
     verdicts = run_preflight(cfg.babysit, module, dm, cfg.optimizer.lr)
     assert {v.check for v in verdicts} == {"initial_loss", "reg_up", "lr_too_low", "lr_too_high"}

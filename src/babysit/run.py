@@ -62,9 +62,8 @@ def pruning_callback(cfg: DictConfig):
     import optuna
     from optuna_integration import PyTorchLightningPruningCallback
 
-    from babysit.search.storage import open_storage
-
     from babysit.search.coarse_to_fine import make_pruner
+    from babysit.search.storage import open_storage
 
     pruner = make_pruner(OmegaConf.to_container(cfg.trial.pruner)) if cfg.trial.get("pruner") else None
     study = optuna.load_study(study_name=cfg.trial.study, storage=open_storage(cfg.trial.storage), pruner=pruner)
@@ -102,8 +101,8 @@ def run(cfg: DictConfig) -> float | None:
     except BaseException as e:
         status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
         started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
-        summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch, wall_time_s=time.time() - started,
-                       reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
+        summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch,
+                       wall_time_s=time.time() - started, reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
         write_report_safely(cfg, out)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}

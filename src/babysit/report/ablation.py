@@ -20,7 +20,8 @@ def _variants(sweep_dir: Path) -> list[tuple[str, Path]]:
         overrides = summary.parent / ".hydra" / "overrides.yaml"
         label = summary.parent.name
         if overrides.is_file():
-            chosen = [o for o in yaml.safe_load(overrides.read_text()) if o.split("=")[0] in ("data.normalize", "augment")]
+            varied = ("data.normalize", "augment")
+            chosen = [o for o in yaml.safe_load(overrides.read_text()) if o.split("=")[0] in varied]
             label = ", ".join(chosen) or label
         runs.append((label, summary.parent))
     return runs

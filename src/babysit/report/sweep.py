@@ -10,8 +10,7 @@ import yaml
 
 from babysit.errors import BabysitError
 from babysit.report.render import to_html
-
-SHORT = {"optimizer.lr": "lr", "reg.l2": "reg"}
+from babysit.search.coarse_to_fine import lecture_line
 
 
 def _rows(sweep_dir: Path) -> list[dict]:
@@ -25,9 +24,8 @@ def _param_names(rows: list[dict]) -> list[str]:
 
 
 def _lecture_line(row: dict, names: list[str], total: int) -> str:
-    shown = ", ".join(f"{SHORT.get(n, n)}: {float(row[n]):.6e}" if _is_number(row[n]) else f"{SHORT.get(n, n)}: {row[n]}"
-                      for n in names)
-    return f"val acc: {float(row['value']):.6f}, {shown}, ({int(row['number']) + 1} / {total})"
+    params = {n: float(row[n]) if _is_number(row[n]) else row[n] for n in names}
+    return lecture_line("val acc", float(row["value"]), params, int(row["number"]) + 1, total)
 
 
 def _is_number(text: str) -> bool:
@@ -47,7 +45,8 @@ def build_sweep_markdown(sweep_dir: Path) -> str:
              f"{len(rows)} trials ({len(done)} complete, "
              f"{sum(r['state'] == 'PRUNED' for r in rows)} pruned or exploded, "
              f"{sum(r['state'] == 'FAIL' for r in rows)} failed), "
-             f"{sum(int(r['epochs'] or 0) for r in rows)} training epochs in all. Study storage: `{search['storage']}`.",
+             f"{sum(int(r['epochs'] or 0) for r in rows)} training epochs in all. "
+             f"Study storage: `{search['storage']}`.",
              "", "## Stages", "", "| stage | trials | epochs | sampler | ranges | best |", "|---|---|---|---|---|---|"]
     for st in search["stages"]:
         ranges = "; ".join(f"{k}: " + (f"[{v['low']:.3g}, {v['high']:.3g}] ({v['type']})" if "low" in v
@@ -56,7 +55,8 @@ def build_sweep_markdown(sweep_dir: Path) -> str:
         best = f"{st['best']:.4f}" if st.get("best") is not None else "—"
         lines.append(f"| {st['name']} | {st['trials']} | {st['epochs']} | {st['sampler']} | {ranges} | {best} |")
     lines += ["", "## Edge warnings", ""]
-    lines += [f"- {w['message']}" for w in search.get("warnings", [])] or ["None: every stage's best lay inside its range."]
+    warnings = [f"- {w['message']}" for w in search.get("warnings", [])]
+    lines += warnings or ["None: every stage's best lay inside its range."]
     lines += ["", "## Best trials", "", "```"]
     top = sorted(done, key=lambda r: float(r["value"]), reverse=True)[:10]
     lines += [_lecture_line(r, names, len(rows)) + f"  [{r['stage']}]" for r in top] + ["```"]

@@ -71,8 +71,9 @@ def update_ratio(run: RunData, out: Path) -> Path | None:
     fig, (ax,) = figure("Update / weight ratio per layer (‖ΔW‖ / ‖W‖)")
     if not _per_layer(run, "babysit/update_ratio/", ax):
         return None
-    band = run.summary.get("hparams", {})
-    low, high = band.get("babysit/monitors/update_ratio/low", 1e-4), band.get("babysit/monitors/update_ratio/high", 1e-2)
+    hp = run.summary.get("hparams", {})
+    low = hp.get("babysit/monitors/update_ratio/low", 1e-4)
+    high = hp.get("babysit/monitors/update_ratio/high", 1e-2)
     ax.axhspan(low, high, color=COLOURS(2), alpha=0.12, label=f"band [{low:g}, {high:g}]")
     ax.axhline(1e-3, color=COLOURS(2), linestyle="--", linewidth=1, label="1e-3")
     ax.set_ylabel("ratio (log scale)")

@@ -23,7 +23,8 @@ def trial_rows(study: optuna.Study) -> list[dict]:
             "value": t.value,
             "state": t.state.name,
             "epochs": t.user_attrs.get("epochs", ""),
-            "reason": t.user_attrs.get("reason", "interrupted" if study.user_attrs.get(f"interrupted/{t.number}") else ""),
+            "reason": t.user_attrs.get(
+                "reason", "interrupted" if study.user_attrs.get(f"interrupted/{t.number}") else ""),
             "run_dir": t.user_attrs.get("run_dir", ""),
         })
     return rows
