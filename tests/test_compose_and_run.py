@@ -22,7 +22,8 @@ def data_dir(tmp_path):
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("data", DATA)
 def test_every_data_and_model_runs_one_step(cfg_factory, data_dir, data, model):
-    overrides = [f"data={data}", f"model={model}", "trainer.fast_dev_run=true", f"paths.data_dir={data_dir}"]
+    overrides = [f"data={data}", f"model={model}", "trainer.fast_dev_run=true", f"paths.data_dir={data_dir}",
+                 "babysit.overfit.epochs=5", "babysit.range_test.steps=10", "babysit.report=false"]
     if data == "folder":
         overrides.append(f"data.root={data_dir / 'patches'}")
     cfg = cfg_factory(*overrides)

@@ -27,6 +27,11 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+def discard(fig) -> None:
+    """Close a figure that turned out to have nothing to show."""
+    plt.close(fig)
+
+
 def finite(values) -> list[float]:
     return [v if isinstance(v, (int, float)) and math.isfinite(v) else float("nan") for v in values]
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from babysit.report.load import RunData
-from babysit.report.plotting import COLOURS, figure, legend, save
+from babysit.report.plotting import COLOURS, discard, figure, legend, save
 
 
 def _epoch_rows(run: RunData, column: str):
@@ -70,7 +70,7 @@ def _per_layer(run: RunData, prefix: str, ax, log: bool = True) -> bool:
 def update_ratio(run: RunData, out: Path) -> Path | None:
     fig, (ax,) = figure("Update / weight ratio per layer (‖ΔW‖ / ‖W‖)")
     if not _per_layer(run, "babysit/update_ratio/", ax):
-        return None
+        return discard(fig)
     hp = run.summary.get("hparams", {})
     low = hp.get("babysit/monitors/update_ratio/low", 1e-4)
     high = hp.get("babysit/monitors/update_ratio/high", 1e-2)
@@ -86,7 +86,7 @@ def norms(run: RunData, out: Path) -> Path | None:
     drawn = _per_layer(run, "babysit/weight_norm/", ax_w)
     drawn = _per_layer(run, "babysit/grad_norm/", ax_g) or drawn
     if not drawn:
-        return None
+        return discard(fig)
     ax_w.set_ylabel("‖W‖ (log scale)")
     ax_g.set_ylabel("‖∇W‖ (log scale)")
     legend(ax_g)
@@ -96,7 +96,7 @@ def norms(run: RunData, out: Path) -> Path | None:
 def dead_units(run: RunData, out: Path) -> Path | None:
     fig, (ax,) = figure("Dead units per activation layer (zero on a whole batch)")
     if not _per_layer(run, "babysit/dead_units/", ax, log=False):
-        return None
+        return discard(fig)
     threshold = run.summary.get("hparams", {}).get("babysit/monitors/dead_fraction", 0.5)
     ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label=f"warning above {threshold:g}")
     ax.set_ylim(0, 1.02)
