@@ -12,7 +12,7 @@ from common import compose_cfg, interleave, report, timed, tmpdir
 from torch.utils.data import DataLoader, TensorDataset
 
 OVERRIDES = ["data=digits", "model=lenet5", "optimizer=sgd", "optimizer.lr=0.05", "reg.l2=0"]
-MONITORS = ["explosion", "update_ratio", "weight_stats", "dead_units", "train_val_gap"]
+MONITORS = ["explosion", "loss_progress", "update_ratio", "weight_stats", "dead_units", "train_val_gap"]
 MONITORS_OFF = [f"~callbacks.{name}" for name in MONITORS]
 
 

