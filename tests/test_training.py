@@ -88,3 +88,11 @@ def test_every_optimizer_builds(cfg_factory, optimizer):
 def test_hinge_loss_trains(cfg_factory):
     cfg = cfg_factory(*FAST, "loss=hinge", "trainer.max_epochs=3")
     assert run(cfg) > 0.5
+
+
+def test_early_stopping_option_stops_when_val_stalls(cfg_factory):
+    cfg = cfg_factory(*FAST, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
+                      "callbacks.early_stopping.min_delta=0.9", "trainer.max_epochs=10", "babysit.preflight=false")
+    run(cfg)
+    summary = json.loads(Path(cfg.paths.output_dir, "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["epochs_run"] == 2
