@@ -8,7 +8,6 @@ import torch
 import torch.nn as nn
 
 from babysit.callbacks.layers import modules_of_type
-from babysit.callbacks.loggers import log_scalars
 from babysit.callbacks.monitor import Monitor
 from babysit.verdict import PASS, WARN, Verdict
 
@@ -31,7 +30,7 @@ class DeadUnits(Monitor):
         self.flagged: dict[str, int] = {}  # layer → epoch (1-based) it first went above the threshold
         self._modules: list[tuple[str, nn.Module]] = []
         self._handles: list = []
-        self._fractions: list[tuple[str, torch.Tensor]] = []
+        self._sums: list[tuple[str, torch.Tensor]] = []
         self._step = 0
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -41,28 +40,30 @@ class DeadUnits(Monitor):
         step = trainer.global_step
         if step % self.interval or (self.steps and self.steps[-1] == step) or self._handles:
             return  # (with gradient accumulation several batches share a step: measure the first)
-        self._step, self._fractions = step, []
+        self._step, self._sums = step, []
         self._handles = [m.register_forward_hook(partial(self._hook, name)) for name, m in self._modules]
 
-    @torch.no_grad()
     def _hook(self, name: str, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        # ReLU outputs are ≥ 0, so a unit is dead when its sum over samples and positions is 0; a sum
+        # (unlike amax) reduces fast over the channels-last maps that conv nets train with here
         dims = [d for d in range(output.ndim) if d != 1] if output.ndim > 1 else [0]
-        peak = output.amax(dim=dims)
-        self._fractions.append((name, (peak <= 0).sum() / peak.numel()))
+        self._sums.append((name, output.detach().sum(dim=dims).reshape(-1)))
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx):
         if not self._handles:
             return
         self._remove_hooks()
-        if not self._fractions:
+        if not self._sums:
             return
         step, epoch = self._step, trainer.current_epoch + 1
-        calls = Counter()
-        names = []
-        for name, _ in self._fractions:  # an activation module used twice gets one entry per call
+        sums = torch.cat([unit_sums for _, unit_sums in self._sums]).tolist()  # one copy for all layers
+        calls, names, values, start = Counter(), [], [], 0
+        for name, unit_sums in self._sums:  # an activation module used twice gets one entry per call
             calls[name] += 1
             names.append(name if calls[name] == 1 else f"{name}.call{calls[name]}")
-        values = torch.stack([f for _, f in self._fractions]).tolist()
+            layer = sums[start:start + len(unit_sums)]
+            values.append(sum(s <= 0 for s in layer) / len(layer))
+            start += len(layer)
         self.steps.append(step)
         for name, value in zip(names, values, strict=True):
             self.history.setdefault(name, []).append(value)
@@ -73,7 +74,7 @@ class DeadUnits(Monitor):
                                         f"at step {step} (epoch {epoch})",
                     advice=ADVICE, numbers={"layer": name, "fraction": value}, epoch=epoch, step=step,
                 ))
-        log_scalars(trainer, {f"babysit/dead_units/{n}": v for n, v in zip(names, values, strict=True)}, step)
+        self.metrics.scalars(trainer, {f"babysit/dead_units/{n}": v for n, v in zip(names, values, strict=True)}, step)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.history:
@@ -102,6 +103,7 @@ class DeadUnits(Monitor):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._remove_hooks()
+        super().on_exception(trainer, pl_module, exception)
 
     def state_dict(self) -> dict:
         return {"history": self.history, "steps": self.steps, "flagged": self.flagged}

@@ -1,7 +1,8 @@
-"""What every judging callback shares: a list of verdicts, each printed as it fires."""
+"""What every judging callback shares: its verdicts, each printed as it fires, and its metric output."""
 
 import lightning.pytorch as pl
 
+from babysit.callbacks.loggers import MetricWriter
 from babysit.verdict import Verdict, show
 
 
@@ -9,6 +10,7 @@ class Monitor(pl.Callback):
     def __init__(self, **identity):
         """`identity`: the arguments that tell two instances apart in a checkpoint (e.g. interval=10)."""
         self.verdicts: list[Verdict] = []
+        self.metrics = MetricWriter()
         # Lightning reads state_key on every hook call (profiler labels): built once
         self._state_key = self._generate_state_key(**identity)
 
@@ -21,3 +23,12 @@ class Monitor(pl.Callback):
         if trainer.is_global_zero:
             show(verdict)
         return verdict
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.metrics.flush()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.metrics.flush()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.metrics.flush()

@@ -4,7 +4,6 @@ import math
 
 import lightning.pytorch as pl
 
-from babysit.callbacks.loggers import log_scalars
 from babysit.callbacks.monitor import Monitor
 from babysit.verdict import PASS, WARN, Verdict
 
@@ -38,13 +37,14 @@ class TrainValGap(Monitor):
         return chance + self.low_acc * (1.0 - chance)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        metrics = trainer.callback_metrics
-        if self.train_key not in metrics or self.val_key not in metrics:
+        logged = trainer.callback_metrics
+        if self.train_key not in logged or self.val_key not in logged:
             return
-        train, val = float(metrics[self.train_key]), float(metrics[self.val_key])
+        train, val = float(logged[self.train_key]), float(logged[self.val_key])
         if not (math.isfinite(train) and math.isfinite(val)):
             return
-        log_scalars(trainer, {"babysit/gap": train - val}, trainer.global_step)
+        self.metrics.scalars(trainer, {"babysit/gap": train - val}, trainer.global_step)
+        self.metrics.flush()
         self.observe(trainer, trainer.current_epoch + 1, train, val)
 
     def observe(self, trainer: pl.Trainer, epoch: int, train: float, val: float) -> Verdict:

@@ -7,7 +7,6 @@ import lightning.pytorch as pl
 import torch
 
 from babysit.callbacks.layers import weight_layers
-from babysit.callbacks.loggers import log_scalars
 from babysit.callbacks.monitor import Monitor
 from babysit.verdict import PASS, WARN, Verdict
 
@@ -22,12 +21,14 @@ class UpdateRatio(Monitor):
         self.history: dict[str, list[float]] = {}
         self.steps: list[int] = []
         self._names: list[str] = []
+        self._tags: list[str] = []
         self._weights: list[torch.nn.Parameter] = []
         self._before: list[torch.Tensor] | None = None
         self._pending_step: int | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._names, self._weights = weight_layers(pl_module)
+        self._tags = [f"babysit/update_ratio/{name}" for name in self._names]
         self._before = None
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
@@ -51,7 +52,7 @@ class UpdateRatio(Monitor):
         self.steps.append(step)
         for name, ratio in zip(self._names, ratios, strict=True):
             self.history.setdefault(name, []).append(ratio)
-        log_scalars(trainer, {f"babysit/update_ratio/{n}": r for n, r in zip(self._names, ratios, strict=True)}, step)
+        self.metrics.scalars(trainer, dict(zip(self._tags, ratios, strict=True)), step)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.steps:

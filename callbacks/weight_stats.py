@@ -7,7 +7,6 @@ import lightning.pytorch as pl
 import torch
 
 from babysit.callbacks.layers import weight_layers
-from babysit.callbacks.loggers import add_histograms, log_scalars
 from babysit.callbacks.monitor import Monitor
 from babysit.verdict import PASS, WARN, Verdict
 
@@ -16,8 +15,9 @@ STATS = ("weight_norm", "grad_norm", "grad_mean_abs")
 
 class WeightGradStats(Monitor):
     """Every `interval` steps, just before the optimiser step (where the gradients exist), logs
-    `babysit/{weight_norm,grad_norm,grad_mean_abs}/<layer>`; on the first step of every
-    `histogram_every_n_epochs`-th epoch writes weight and gradient histograms to TensorBoard."""
+    `babysit/{weight_norm,grad_norm,grad_mean_abs}/<layer>`; at the first step of every
+    `histogram_every_n_epochs`-th epoch takes histograms of the weights and gradients for TensorBoard
+    (`babysit/weights/<layer>`, `babysit/grads/<layer>`; 0: none)."""
 
     def __init__(self, interval: int = 10, vanishing: float = 1e-7, exploding: float = 1e3,
                  histogram_every_n_epochs: int = 1):
@@ -46,7 +46,7 @@ class WeightGradStats(Monitor):
             self._histogram_epoch = trainer.current_epoch
             tensors = {f"babysit/weights/{n}": w for n, w in layers}
             tensors.update({f"babysit/grads/{n}": w.grad for n, w in layers})
-            add_histograms(trainer, tensors, trainer.global_step)
+            self.metrics.histograms(trainer, tensors, trainer.global_step)
 
     def _histogram_due(self, epoch: int) -> bool:
         every = self.histogram_every_n_epochs
@@ -66,7 +66,7 @@ class WeightGradStats(Monitor):
             for (name, _), value in zip(layers, row, strict=True):
                 self.history[stat].setdefault(name, []).append(value)
                 metrics[f"babysit/{stat}/{name}"] = value
-        log_scalars(trainer, metrics, step)
+        self.metrics.scalars(trainer, metrics, step)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.steps:

@@ -315,18 +315,21 @@ def test_every_monitor_logs_per_layer_and_concludes(cfg_factory):
     assert cb["ExplosionStop"].verdicts[-1].status == PASS
 
 
-def test_histograms_of_weights_and_gradients_go_to_tensorboard(cfg_factory):
+def test_scalars_and_histograms_reach_tensorboard(cfg_factory):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cfg = cfg_factory(*FAST, "trainer.max_epochs=2", "babysit.monitors.histogram_every_n_epochs=1")
-    build_and_fit(cfg)
+    _, trainer, cb = build_and_fit(cfg)
     events = EventAccumulator(str(Path(cfg.paths.output_dir) / "tensorboard"), size_guidance={"histograms": 0})
     events.Reload()
-    tags = events.Tags()["histograms"]
-    assert {"babysit/weights/layers.fc1", "babysit/grads/layers.fc3"} <= set(tags)
+    assert {"babysit/weights/layers.fc1", "babysit/grads/layers.fc3"} <= set(events.Tags()["histograms"])
     first = events.Histograms("babysit/weights/layers.fc1")
-    assert len(first) == 2  # one per epoch
+    assert [h.step for h in first] == [0, trainer.num_training_batches]  # the first step of each epoch
     assert sum(first[0].histogram_value.bucket) == 100 * 64  # fc1: 64 inputs × 100 units
+    ratios = events.Scalars("babysit/update_ratio/layers.fc1")
+    assert [s.step for s in ratios] == cb["UpdateRatio"].steps
+    assert [s.value for s in ratios] == pytest.approx(cb["UpdateRatio"].history["layers.fc1"], rel=1e-6)
+    assert len(events.Scalars("babysit/gap")) == 2
 
 
 def test_monitors_resume_with_their_history(tmp_path):
