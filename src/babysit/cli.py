@@ -7,7 +7,6 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from babysit.errors import find_user_error
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 SKIP_GROUPS = {"hydra", "paths"}
 
 
@@ -16,7 +15,7 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+def check_group_choices(argv: list[str], conf_dir: Path) -> None:
     """Unknown option of a config group (e.g. model=lenet) → one line listing the options."""
     for arg in argv:
         if arg.startswith("-") or "=" not in arg:

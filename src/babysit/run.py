@@ -83,6 +83,7 @@ def run(cfg: DictConfig) -> float | None:
     started = time.time()
     out = Path(cfg.paths.output_dir)
     dm, module, trainer = build(cfg)
+    hparams = flat_hparams(cfg)
     summary = RunSummary(
         out / "summary.json",
         status="running",
@@ -92,7 +93,7 @@ def run(cfg: DictConfig) -> float | None:
               "normalize": dm.normalizer.as_dict()},
         model={"name": type(module.net).__name__,
                "parameters": sum(p.numel() for p in module.net.parameters())},
-        hparams=flat_hparams(cfg),
+        hparams=hparams,
     )
     if cfg.babysit.preflight:
         checks = run_preflight(cfg.babysit, module, dm, cfg.optimizer.lr)
@@ -112,7 +113,7 @@ def run(cfg: DictConfig) -> float | None:
     status = "exploded" if watched["exploded"] else "interrupted" if trainer.interrupted else "finished"
     summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
                    last_epoch=last_epoch, wall_time_s=time.time() - started, **watched)
-    log_hparams(trainer, flat_hparams(cfg), final)
+    log_hparams(trainer, hparams, final)
     report = write_report_safely(cfg, out)
     _print_result(status, final, out, report)
     return final.get(cfg.optimized_metric)

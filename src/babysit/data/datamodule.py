@@ -60,12 +60,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         images = self.source()
         self._check(images)
         x = self._resize(images.x)
-        if images.test is None:
-            idx = stratified_split(images.y, self.split, self.split_seed)
-            self.splits = {k: (x[i], images.y[i]) for k, i in idx.items()}
-        else:
-            idx = carve_val(images.y, self.split, self.split_seed)
-            self.splits = {k: (x[i], images.y[i]) for k, i in idx.items()}
+        split = stratified_split if images.test is None else carve_val
+        idx = split(images.y, self.split, self.split_seed)
+        self.splits = {k: (x[i], images.y[i]) for k, i in idx.items()}
+        if images.test is not None:
             tx, ty = images.test
             self._check_finite(tx, images.origin + " (test set)")
             self.splits["test"] = (self._resize(tx), ty)
