@@ -10,7 +10,7 @@ from babysit.data.augment import BatchAugment
 from babysit.data.batches import TensorBatches
 from babysit.data.normalize import Normalizer
 from babysit.data.sources import Images
-from babysit.data.split import carve_val, check_fractions, stratified_split
+from babysit.data.split import check_fractions, kfold, split_off
 from babysit.errors import BabysitError
 
 
@@ -33,6 +33,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         hflip_ok: bool = True,
         eval_batch_size: int = 1024,
         root: str | None = None,
+        cv_fold: int | None = None,
+        cv_folds: int = 0,
+        cv_seed: int = 0,
     ):
         super().__init__()
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
@@ -42,12 +45,14 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.split, self.split_seed = dict(split), split_seed
+        self.cv_fold, self.cv_folds, self.cv_seed = cv_fold, cv_folds, cv_seed
         self.normalize_mode = normalize
         self.augment = augment if augment is not None and augment.active else None
         if self.augment is not None and not hflip_ok:
             self.augment.hflip = False
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.classes: list[str] = []
+        self.notes: dict = {}
         self.normalizer: Normalizer | None = None
 
     @property
@@ -59,16 +64,36 @@ class InMemoryDataModule(pl.LightningDataModule):
             return
         images = self.source()
         self._check(images)
-        x = self._resize(images.x)
-        split = stratified_split if images.test is None else carve_val
-        idx = split(images.y, self.split, self.split_seed)
-        self.splits = {k: (x[i], images.y[i]) for k, i in idx.items()}
-        if images.test is not None:
-            tx, ty = images.test
-            self._check_finite(tx, images.origin + " (test set)")
-            self.splits["test"] = (self._resize(tx), ty)
-        self.classes = images.classes
+        self.classes, self.notes = images.classes, images.notes
+        self.splits = self._split(images)
         self.normalizer = Normalizer(self.normalize_mode, self.splits["train"][0])
+
+    def _split(self, images: Images) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """train/val/test: the source's own val and test sets where it has them, stratified
+        seeded fractions otherwise; under cross-validation, fold `cv_fold` of train+val is val."""
+        parts = {"train": (self._resize(images.x), images.y)}
+        for name in ("val", "test"):
+            given = getattr(images, name)
+            if given is not None:
+                self._check_finite(given[0], f"{images.origin} ({name} set)")
+                parts[name] = (self._resize(given[0]), given[1])
+        if "test" not in parts:
+            x, y = parts["train"]
+            keep, off = (torch.arange(len(y)), torch.arange(0))
+            if self.split["test"] > 0:
+                keep, off = split_off(y, self.split["test"], self.split_seed, "the data into train+val / test")
+            parts["train"], parts["test"] = (x[keep], y[keep]), (x[off], y[off])
+        if self.cv_fold is not None:
+            pool = [parts.pop(k) for k in ("train", "val") if k in parts]
+            x, y = torch.cat([p[0] for p in pool]), torch.cat([p[1] for p in pool])
+            train, val = kfold(y, self.cv_fold, self.cv_folds, self.cv_seed, images.classes)
+            parts["train"], parts["val"] = (x[train], y[train]), (x[val], y[val])
+        elif "val" not in parts:
+            x, y = parts["train"]
+            val_share = self.split["val"] / (self.split["train"] + self.split["val"])
+            keep, off = split_off(y, val_share, self.split_seed, "the training set into train / val")
+            parts["train"], parts["val"] = (x[keep], y[keep]), (x[off], y[off])
+        return {k: parts[k] for k in ("train", "val", "test")}
 
     def _check(self, images: Images) -> None:
         found = len(images.classes)

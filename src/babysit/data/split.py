@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from babysit.errors import BabysitError
 
@@ -33,23 +33,21 @@ def _stratify(y: np.ndarray, test_size: float, seed: int, where: str):
         raise BabysitError(f"cannot split {where} stratified ({e}); use more data or other fractions") from e
 
 
-def stratified_split(y: torch.Tensor, split: dict, seed: int) -> dict[str, torch.Tensor]:
-    """Indices of a stratified split of all samples into train/val/test fractions."""
-    labels = y.numpy()
-    rest, test = (np.arange(len(labels)), np.array([], dtype=int))
-    if split["test"] > 0:
-        rest, test = _stratify(labels, split["test"], seed, "the data into train+val / test")
-    val_share = split["val"] / (split["train"] + split["val"])
-    tr, va = _stratify(labels[rest], val_share, seed, "the data into train / val")
-    return {
-        "train": torch.as_tensor(np.sort(rest[tr])),
-        "val": torch.as_tensor(np.sort(rest[va])),
-        "test": torch.as_tensor(np.sort(test)),
-    }
+def split_off(y: torch.Tensor, fraction: float, seed: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, split-off) indices: a stratified `fraction` of the samples split off."""
+    keep, off = _stratify(y.numpy(), fraction, seed, where)
+    return torch.as_tensor(np.sort(keep)), torch.as_tensor(np.sort(off))
 
 
-def carve_val(y: torch.Tensor, split: dict, seed: int) -> dict[str, torch.Tensor]:
-    """For sources with a fixed test set: carve val out of the training set, stratified."""
-    val_share = split["val"] / (split["train"] + split["val"])
-    tr, va = _stratify(y.numpy(), val_share, seed, "the training set into train / val")
-    return {"train": torch.as_tensor(np.sort(tr)), "val": torch.as_tensor(np.sort(va))}
+def kfold(y: torch.Tensor, fold: int, folds: int, seed: int, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) indices of fold `fold` (0-based) of a stratified, seeded K-fold split."""
+    counts = np.bincount(y.numpy(), minlength=len(classes))
+    smallest = int(counts.argmin())
+    if folds > counts[smallest]:
+        raise BabysitError(
+            f"cv.folds={folds} is larger than the smallest class ({counts[smallest]} {classes[smallest]!r} "
+            f"images in train+val): use cv.folds={max(2, int(counts[smallest]))} or fewer"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    train, val = list(splitter.split(np.zeros(len(y)), y.numpy()))[fold]
+    return torch.as_tensor(train), torch.as_tensor(val)

@@ -2,8 +2,9 @@
 
 from babysit.data.sources.base import Images
 from babysit.data.sources.cifar import cifar
+from babysit.data.sources.fddb import fddb
 from babysit.data.sources.folder import image_folder
 from babysit.data.sources.mnist import mnist
 from babysit.data.sources.packaged import digits, faces
 
-__all__ = ["Images", "cifar", "digits", "faces", "image_folder", "mnist"]
+__all__ = ["Images", "cifar", "digits", "faces", "fddb", "image_folder", "mnist"]

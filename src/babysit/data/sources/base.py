@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -8,8 +8,10 @@ import torch
 class Images:
     """Images as float32 (N, C, H, W) in [0, 1] with int64 labels.
 
-    `test` holds the source's own test set when it has one (MNIST, CIFAR); otherwise
-    the data module splits `x` into train/val/test itself.
+    `test` holds the source's own test set when it has one (MNIST, CIFAR, FDDB folds);
+    otherwise the data module splits `x` into train/val/test itself. `val` likewise holds a
+    fixed validation set (FDDB folds); without one, val is carved out of `x`. `notes` are
+    facts about how the data was made (e.g. extraction counts) kept in summary.json.
     """
 
     x: torch.Tensor
@@ -17,6 +19,8 @@ class Images:
     classes: list[str]
     origin: str
     test: tuple[torch.Tensor, torch.Tensor] | None = None
+    val: tuple[torch.Tensor, torch.Tensor] | None = None
+    notes: dict = field(default_factory=dict)
 
 
 def to_float_images(array: np.ndarray, scale: float) -> torch.Tensor:
