@@ -25,7 +25,7 @@ class EpochLine(pl.Callback):
         def get(key: str) -> float:
             return float(m[key]) if key in m else float("nan")
 
-        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        lr = trainer.optimizers[0].param_groups[-1]["lr"] if trainer.optimizers else float("nan")
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else trainer.current_epoch + 1
         line = format_epoch_line(
             trainer.current_epoch + 1, total, get(self.cost_key), get(self.train_key), get(self.val_key), lr

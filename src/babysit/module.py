@@ -8,7 +8,9 @@ import torch.nn as nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from babysit.checkpoint import META_KEY
 from babysit.regularization import Regularizer
+from babysit.transfer import Transfer, frozen_norms
 
 
 class Classifier(pl.LightningModule):
@@ -21,6 +23,8 @@ class Classifier(pl.LightningModule):
         scheduler: dict | None = None,
         regularizer: Regularizer | None = None,
         channels_last: bool = False,
+        meta: dict | None = None,
+        transfer: Transfer | None = None,
     ):
         super().__init__()
         # Convolutions train about 1.7× faster on the CPU (oneDNN) with NHWC tensors.
@@ -30,6 +34,8 @@ class Classifier(pl.LightningModule):
         self.net, self.criterion = net, criterion
         self.optimizer_factory, self.scheduler_spec = optimizer, scheduler
         self.reg = regularizer or Regularizer()
+        self.meta, self.transfer = meta, transfer
+        self.frozen_norms = frozen_norms(net) if transfer is not None else []
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc = self.train_acc.clone()
         self.test_acc = self.train_acc.clone()
@@ -75,6 +81,14 @@ class Classifier(pl.LightningModule):
         for metric in (self.train_cost, self.train_data_loss, self.train_acc):
             metric.reset()
 
+    def on_train_epoch_start(self):
+        for m in self.frozen_norms:  # Lightning puts every module in train mode each epoch
+            m.eval()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.meta is not None:
+            checkpoint[META_KEY] = self.meta
+
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.reg.apply_max_norm(self.net)
 
@@ -91,8 +105,20 @@ class Classifier(pl.LightningModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc)
 
+    def param_groups(self) -> list:
+        """Trainable parameters; when fine-tuning a transferred network, the backbone in its own
+        group at optimizer.lr × transfer.backbone_lr_scale."""
+        trainable = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
+        t = self.transfer
+        if t is None or t.mode != "finetune" or t.backbone_lr_scale == 1:
+            return [p for _, p in trainable]
+        head = [p for n, p in trainable if n.startswith(t.head + ".")]
+        backbone = [p for n, p in trainable if not n.startswith(t.head + ".")]
+        lr = self.optimizer_factory.keywords["lr"] * t.backbone_lr_scale
+        return [{"params": backbone, "lr": lr, "name": "backbone"}, {"params": head, "name": "head"}]
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
+        optimizer = self.optimizer_factory(params=self.param_groups())
         spec = self.scheduler_spec
         if not spec or spec.get("fn") is None:
             return optimizer

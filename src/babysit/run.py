@@ -13,34 +13,46 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from babysit.checkpoint import describe
 from babysit.config import check_config, flat_hparams
+from babysit.cross_validation import run_cross_validation
 from babysit.evaluate import evaluate
 from babysit.module import Classifier
 from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
 from babysit.report import write_report
 from babysit.summary import RunSummary
+from babysit.transfer import apply_transfer
 from babysit.verdict import worst
 
 
-def build(cfg: DictConfig):
-    """DataModule (set up), LightningModule and Trainer for `cfg`."""
+def build(cfg: DictConfig, fold: int | None = None):
+    """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold)."""
     quiet_lightning()
     check_config(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = instantiate(cfg.data)
+    cv = cfg.get("cv") or {}
+    dm = instantiate(cfg.data, cv_fold=fold, cv_folds=cv.get("folds", 0), cv_seed=cv.get("seed", 0))
     dm.setup("fit")
+    net = instantiate(cfg.model)
+    transfer = None
+    if cfg.get("transfer") and cfg.transfer.checkpoint:
+        t = cfg.transfer
+        transfer = apply_transfer(net, t.checkpoint, dm.classes, t.mode, t.head, t.backbone_lr_scale)
     module = Classifier(
-        net=instantiate(cfg.model),
+        net=net,
         criterion=instantiate(cfg.loss),
         optimizer=instantiate(cfg.optimizer),
         num_classes=cfg.data.num_classes,
         scheduler=instantiate(cfg.scheduler, _convert_="all"),
         regularizer=Regularizer(**OmegaConf.to_container(cfg.reg, resolve=True)),
         channels_last=cfg.get("channels_last", False),
+        meta=describe(OmegaConf.to_container(cfg.model, resolve=True), dm.classes, dm.in_shape,
+                      dm.normalizer.as_dict(), dm.name),
+        transfer=transfer,
     )
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
-    if cfg.get("trial") and cfg.trial.get("study"):
+    if cfg.get("trial") and cfg.trial.get("study") and fold is None:  # folds would report the same steps
         callbacks.append(pruning_callback(cfg))
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -80,20 +92,31 @@ def quiet_lightning() -> None:
 
 
 def run(cfg: DictConfig) -> float | None:
+    """Train (one model, or one per fold under cv.folds ≥ 2) and return cfg.optimized_metric."""
+    if (cfg.get("cv") or {}).get("folds"):
+        return run_cross_validation(cfg, run_one)
+    return run_one(cfg)
+
+
+def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
     started = time.time()
     out = Path(cfg.paths.output_dir)
-    dm, module, trainer = build(cfg)
+    dm, module, trainer = build(cfg, fold)
     hparams = flat_hparams(cfg)
+    if module.transfer is not None:
+        print(module.transfer.line(), flush=True)
     summary = RunSummary(
         out / "summary.json",
         status="running",
         command=" ".join(["python"] + sys.argv),
         seed=cfg.seed,
         data={"name": dm.name, "classes": dm.classes, "in_shape": list(dm.in_shape), "sizes": dm.sizes(),
-              "normalize": dm.normalizer.as_dict()},
+              "normalize": dm.normalizer.as_dict(), **({"notes": dm.notes} if dm.notes else {}),
+              **({"cv_fold": fold + 1, "cv_folds": cfg.cv.folds} if fold is not None else {})},
         model={"name": type(module.net).__name__,
                "parameters": sum(p.numel() for p in module.net.parameters())},
         hparams=hparams,
+        transfer=module.transfer.as_dict() if module.transfer is not None else None,
     )
     if cfg.babysit.preflight:
         checks = run_preflight(cfg.babysit, module, dm, cfg.optimizer.lr)
@@ -112,7 +135,8 @@ def run(cfg: DictConfig) -> float | None:
     watched = monitoring(trainer)
     status = "exploded" if watched["exploded"] else "interrupted" if trainer.interrupted else "finished"
     summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
-                   last_epoch=last_epoch, wall_time_s=time.time() - started, **watched)
+                   last_epoch=last_epoch, wall_time_s=time.time() - started, early_stopping=early_stopping(trainer),
+                   **watched)
     log_hparams(trainer, hparams, final)
     report = write_report_safely(cfg, out)
     _print_result(status, final, out, report)
@@ -130,6 +154,17 @@ def final_metrics(trainer: pl.Trainer, module, dm) -> tuple[dict, str]:
     for split in ("train", "val"):
         final.update(evaluate(module, dm, split))
     return final, ckpt
+
+
+def early_stopping(trainer: pl.Trainer) -> dict | None:
+    """Whether early stopping ended the run, at which epoch, and its settings."""
+    stop = trainer.early_stopping_callback
+    if stop is None:
+        return None
+    stopped = stop.stopped_epoch > 0
+    return {"stopped": stopped, "stopped_epoch": stop.stopped_epoch + 1 if stopped else None,
+            "monitor": stop.monitor, "mode": stop.mode, "patience": stop.patience, "min_delta": abs(stop.min_delta),
+            "best": float(stop.best_score)}
 
 
 def monitoring(trainer: pl.Trainer) -> dict:

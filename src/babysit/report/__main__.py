@@ -1,13 +1,22 @@
 """python -m babysit.report <dir>: (re)build the report of a run directory (finished or not)
 or of a sweep directory (it holds search.json)."""
 
+import json
 import sys
 from pathlib import Path
 
 from babysit.cli import fail, report_user_errors
 from babysit.report import write_report
 from babysit.report.ablation import write_ablation_report
+from babysit.report.cross_validation import write_cv_report
 from babysit.report.sweep import write_sweep_report
+
+
+def _kind(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()).get("kind")
+    except (OSError, ValueError):
+        return None
 
 
 def main(argv: list[str]) -> None:
@@ -18,6 +27,8 @@ def main(argv: list[str]) -> None:
         fail(f"{target} is not a directory: give a run or sweep directory under outputs/")
     if (target / "search.json").is_file():
         build = write_sweep_report
+    elif _kind(target) == "cv":
+        build = write_cv_report
     elif (target / "ablation.json").is_file() or not (target / "summary.json").is_file():
         build = write_ablation_report
     else:

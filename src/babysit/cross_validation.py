@@ -1,0 +1,100 @@
+"""K-fold cross-validation: one run per fold in <run dir>/fold_k, then per-fold and mean ± std
+metrics in the run dir's summary.json and cv_report.md. The mean of the optimised metric is what
+a sweep sees, so a search can use it as its objective."""
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from omegaconf import DictConfig, open_dict
+
+from babysit.config import flat_hparams
+from babysit.errors import BabysitError
+from babysit.summary import RunSummary
+
+METRICS = ("train/acc", "val/acc", "test/acc", "val/loss", "test/loss")
+
+
+def check_folds(folds) -> int:
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
+        raise BabysitError(f"cv.folds={folds!r} must be 0 (no cross-validation) or a whole number ≥ 2, e.g. cv.folds=5")
+    return folds
+
+
+def fold_config(cfg: DictConfig, out: Path, k: int) -> DictConfig:
+    fold_cfg = cfg.copy()
+    with open_dict(fold_cfg):
+        fold_cfg.paths.output_dir = str(out / f"fold_{k + 1}")
+    return fold_cfg
+
+
+def aggregate(folds: list[dict]) -> dict:
+    """mean and (sample) std over folds of each final metric that every fold has."""
+    out = {}
+    for key in METRICS:
+        values = [float(f["final"][key]) for f in folds if key in f.get("final", {})]  # JSON keeps NaN as "nan"
+        if values and len(values) == len(folds):
+            out[key] = {"mean": statistics.fmean(values),
+                        "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+    return out
+
+
+def fold_record(k: int, run_dir: Path) -> dict:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"fold": k + 1, "run_dir": run_dir.name, "status": summary.get("status"),
+            "epochs_run": summary.get("epochs_run", 0), "final": summary.get("final", {}),
+            "sizes": summary.get("data", {}).get("sizes", {}), "exploded": summary.get("exploded", False),
+            "explosion": summary.get("explosion")}
+
+
+def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) -> float | None:
+    folds = check_folds(cfg.cv.folds)
+    out = Path(cfg.paths.output_dir)
+    started = time.time()
+    summary = RunSummary(out / "summary.json", kind="cv", status="running",
+                         command=" ".join(["python"] + sys.argv), seed=cfg.seed,
+                         cv={"folds": folds, "seed": cfg.cv.seed}, hparams=flat_hparams(cfg), folds=[])
+    records: list[dict] = []
+    for k in range(folds):
+        print(f"Cross-validation fold {k + 1} / {folds}", flush=True)
+        fold_cfg = fold_config(cfg, out, k)
+        try:
+            run_one(fold_cfg, fold=k)
+        finally:
+            if (out / f"fold_{k + 1}" / "summary.json").is_file():
+                records.append(fold_record(k, out / f"fold_{k + 1}"))
+                summary.update(folds=records, epochs_run=sum(r["epochs_run"] for r in records),
+                               wall_time_s=time.time() - started)
+        if records[-1]["exploded"]:
+            break  # the same hyperparameters would explode on the other folds too
+    exploded = next((r for r in records if r["exploded"]), None)
+    stats = aggregate(records)
+    status = "exploded" if exploded else "finished"
+    summary.update(status=status, cv={"folds": folds, "seed": cfg.cv.seed, "metrics": stats},
+                   final={k: v["mean"] for k, v in stats.items()}, exploded=exploded is not None,
+                   explosion=exploded["explosion"] if exploded else None, wall_time_s=time.time() - started)
+    _print_cv(stats, folds, out)
+    _write_report(cfg, out)
+    metric = stats.get(cfg.optimized_metric)
+    return metric["mean"] if metric and not exploded else None
+
+
+def _print_cv(stats: dict, folds: int, out: Path) -> None:
+    parts = [f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in stats.items() if k.endswith("/acc")]
+    print(f"Cross-validation over {folds} folds: {', '.join(parts)} — run dir {out}", flush=True)
+
+
+def _write_report(cfg: DictConfig, out: Path) -> None:
+    if not cfg.babysit.get("report", True):
+        return
+    from babysit.report.cross_validation import write_cv_report
+
+    try:
+        path = write_cv_report(out)
+        print(f"Report: {path}", flush=True)
+    except Exception as e:  # noqa: BLE001 - the folds' own results must survive a report that fails
+        print(f"report not written ({type(e).__name__}: {e}); retry with: python -m babysit.report {out}",
+              file=sys.stderr)

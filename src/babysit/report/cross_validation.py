@@ -1,0 +1,69 @@
+"""cv_report.md / .html: the folds of one cross-validated run side by side, with mean ± std."""
+
+import json
+from pathlib import Path
+
+from matplotlib.ticker import MaxNLocator
+
+from babysit.errors import BabysitError
+from babysit.report.load import load_run
+from babysit.report.plotting import COLOURS, figure, legend, save
+from babysit.report.render import to_html
+
+COLUMNS = ("train/acc", "val/acc", "test/acc")
+
+
+def _num(value) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "–"
+
+
+def build_cv_markdown(run_dir: Path) -> str:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    folds, stats = summary.get("folds", []), summary.get("cv", {}).get("metrics", {})
+    k = summary.get("cv", {}).get("folds", len(folds))
+    lines = [f"# Cross-validation: {k} folds ({run_dir.name})", "",
+             f"Status: **{summary.get('status')}** · stratified folds of train+val, shuffled with seed "
+             f"{summary.get('cv', {}).get('seed')}; the test set is the same for every fold.", "",
+             "| fold | train acc | val acc | test acc | epochs | status | report |", "|---|---|---|---|---|---|---|"]
+    for f in folds:
+        final = f.get("final", {})
+        lines.append(f"| {f['fold']} | " + " | ".join(_num(final.get(c)) for c in COLUMNS)
+                     + f" | {f.get('epochs_run')} | {f.get('status')} | [report]({f['run_dir']}/report.html) |")
+    if stats:
+        cells = [f"{stats[c]['mean']:.4f} ± {stats[c]['std']:.4f}" if c in stats else "–" for c in COLUMNS]
+        lines.append("| **mean ± std** | " + " | ".join(cells) + " | | | |")
+    figure_path = _curves(run_dir, folds)
+    if figure_path is not None:
+        lines += ["", f"![cv_curves](figures/{figure_path.name})"]
+    lines += ["", "A wide spread between folds means the validation estimate is noisy for this data size: "
+              "compare hyperparameters by the mean, and trust differences larger than the std."]
+    return "\n".join(lines) + "\n"
+
+
+def _curves(run_dir: Path, folds: list[dict]) -> Path | None:
+    runs = [(f["fold"], load_run(run_dir / f["run_dir"])) for f in folds if (run_dir / f["run_dir"]).is_dir()]
+    if not runs:
+        return None
+    fig, (ax_cost, ax_val) = figure("Cross-validation folds", ncols=2)
+    for i, (fold, run) in enumerate(runs):
+        for ax, column in ((ax_cost, "train/loss"), (ax_val, "val/acc")):
+            s = run.series(column, by="epoch")
+            ax.plot(s["epoch"] + 1, s[column], marker="o", markersize=3, color=COLOURS(i), label=f"fold {fold}")
+    for ax, label in ((ax_cost, "train cost"), (ax_val, "val accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    legend(ax_val, loc="lower right")
+    (run_dir / "figures").mkdir(exist_ok=True)
+    return save(fig, run_dir / "figures" / "cv_curves.png")
+
+
+def write_cv_report(run_dir: str | Path) -> Path:
+    run_dir = Path(run_dir)
+    if not (run_dir / "summary.json").is_file():
+        raise BabysitError(f"{run_dir} holds no summary.json: give the directory of a cross-validated run")
+    md = build_cv_markdown(run_dir)
+    (run_dir / "cv_report.md").write_text(md)
+    path = run_dir / "cv_report.html"
+    path.write_text(to_html(md, run_dir, md.splitlines()[0].lstrip("# ")))
+    return path
