@@ -48,6 +48,11 @@ def _one_line_error(result, *fragments: str) -> None:
         (["data=folder", "data.root=/no/such/folder"], ["data.root=/no/such/folder is not a folder"]),
         (["reg.l2=-1"], ["reg.l2=-1"]),
         (["model=lenet5", "model.norm=batchy"], ["model.norm='batchy'"]),
+        (["data=fddb", "data.root=/no/such/fddb"], ["/no/such/fddb", "point data.root at the folder holding"]),
+        (["cv.folds=1"], ["cv.folds=1 must be 0"]),
+        (["cv.folds=150"], ["cv.folds=150 is larger than the smallest class (80 'nonface'"]),
+        (["transfer.checkpoint=/no/such.ckpt"], ["/no/such.ckpt not found"]),
+        (["transfer.mode=melt", "transfer.checkpoint=x"], ["transfer.mode='melt' must be one of finetune, freeze"]),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path, overrides, fragments):

@@ -96,3 +96,16 @@ def test_early_stopping_option_stops_when_val_stalls(cfg_factory):
     run(cfg)
     summary = json.loads(Path(cfg.paths.output_dir, "summary.json").read_text())
     assert summary["status"] == "finished" and summary["epochs_run"] == 2
+
+
+def test_early_stopping_ends_the_run_and_is_recorded(cfg_factory):
+    cfg = cfg_factory(*FAST, "trainer.max_epochs=10", "callbacks=early_stopping",
+                      "callbacks.early_stopping.patience=2", "callbacks.early_stopping.min_delta=1.0")
+    run(cfg)
+    summary = json.loads(Path(cfg.paths.output_dir, "summary.json").read_text())
+    stop = summary["early_stopping"]
+    assert stop["stopped"] and stop["stopped_epoch"] == 3 and summary["epochs_run"] == 3
+    assert stop["patience"] == 2 and stop["min_delta"] == 1.0 and stop["monitor"] == "val/acc"
+    plain = cfg_factory(*FAST, out="plain")
+    run(plain)
+    assert json.loads(Path(plain.paths.output_dir, "summary.json").read_text())["early_stopping"] is None
