@@ -21,12 +21,13 @@ class Transfer:
     head: str  # module name of the output layer
     mode: str
     backbone_lr_scale: float
+    new_head: bool = True
     loaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # in the file but not loadable (shape or name differs)
     frozen: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"from": self.source, "mode": self.mode, "head": self.head,
+        return {"from": self.source, "mode": self.mode, "head": self.head, "new_head": self.new_head,
                 "backbone_lr_scale": self.backbone_lr_scale if self.mode == "finetune" else 0.0,
                 "tensors_loaded": len(self.loaded), "skipped": self.skipped, "frozen_tensors": len(self.frozen)}
 
@@ -34,7 +35,8 @@ class Transfer:
         how = ("backbone frozen" if self.mode == "freeze"
                else f"backbone lr × {self.backbone_lr_scale:g}")
         skipped = f", {len(self.skipped)} skipped ({', '.join(self.skipped[:4])})" if self.skipped else ""
-        return f"Transfer: {len(self.loaded)} tensors from {self.source}{skipped}; head {self.head} trains; {how}"
+        head = "new head" if self.new_head else "head kept"
+        return f"Transfer: {len(self.loaded)} tensors from {self.source}{skipped}; {head} {self.head}; {how}"
 
 
 def head_name(net: nn.Module) -> str:
@@ -75,7 +77,7 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
     if head == "keep":
         _check_classes(meta, state, out, classes, checkpoint_path)
     own = net.state_dict()
-    result = Transfer(str(checkpoint_path), out, mode, float(backbone_lr_scale))
+    result = Transfer(str(checkpoint_path), out, mode, float(backbone_lr_scale), new_head=head == "new")
     usable = {}
     for key, value in state.items():
         if head == "new" and key.startswith(out + "."):

@@ -54,6 +54,21 @@ def _header(run: RunData) -> list[str]:
         ("batch size / epochs", f"{hp.get('data/batch_size')} / {hp.get('trainer/max_epochs')}"),
         ("best checkpoint", s.get("best_checkpoint")),
     ]
+    if data.get("cv_fold"):
+        rows.insert(1, ("cross-validation", f"fold {data['cv_fold']} of {data.get('cv_folds')}"))
+    if data.get("notes"):
+        rows.insert(1, ("data preparation", ", ".join(f"{k} {v}" for k, v in data["notes"].items())))
+    if s.get("transfer"):
+        t = s["transfer"]
+        how = "backbone frozen" if t["mode"] == "freeze" else f"backbone lr × {t['backbone_lr_scale']:g}"
+        head = "new head" if t.get("new_head", True) else "head kept"
+        rows.append(("transfer", f"{t['tensors_loaded']} tensors from {t['from']}; {head} {t['head']}; {how}"
+                                 + (f"; skipped {', '.join(t['skipped'])}" if t["skipped"] else "")))
+    stop = s.get("early_stopping")
+    if stop:
+        when = f"stopped at epoch {stop['stopped_epoch']}" if stop["stopped"] else "did not trigger"
+        rows.append(("early stopping", f"{when} ({stop['monitor']}, patience {stop['patience']}, "
+                                       f"min delta {stop['min_delta']:g}, best {_fmt(stop['best'])})"))
     lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
     if final:
         lines += ["", "| split | accuracy | loss |", "|---|---|---|"]
