@@ -25,9 +25,13 @@ def check_folds(folds) -> int:
 
 
 def fold_config(cfg: DictConfig, out: Path, k: int) -> DictConfig:
+    """Fold k's run writes to <run dir>/fold_k; the preflight checks the model and optimiser, not
+    the fold, so it runs with fold 1 only."""
     fold_cfg = cfg.copy()
     with open_dict(fold_cfg):
         fold_cfg.paths.output_dir = str(out / f"fold_{k + 1}")
+        if k > 0:
+            fold_cfg.babysit.preflight = False
     return fold_cfg
 
 
