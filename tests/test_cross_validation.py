@@ -59,6 +59,11 @@ def test_cv_trains_one_model_per_fold_and_reports_mean_and_std(cfg_factory):
     assert "mean ± std" in report and (out / "figures" / "cv_curves.png").stat().st_size > 0
     for k in (1, 2, 3):
         assert (out / f"fold_{k}" / "report.html").is_file()
+    (out / "cv_report.md").unlink()
+    rebuilt = subprocess.run([sys.executable, "-m", "babysit.report", str(out)], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (out / "cv_report.md").read_text() == report
 
 
 def test_an_exploding_fold_stops_the_cross_validation(cfg_factory):
