@@ -8,7 +8,7 @@ from matplotlib.ticker import MaxNLocator
 from babysit.errors import BabysitError
 from babysit.report.load import load_run
 from babysit.report.plotting import COLOURS, figure, legend, save
-from babysit.report.render import to_html
+from babysit.report.render import write_markdown_and_html
 
 COLUMNS = ("train/acc", "val/acc", "test/acc")
 
@@ -62,8 +62,4 @@ def write_cv_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if not (run_dir / "summary.json").is_file():
         raise BabysitError(f"{run_dir} holds no summary.json: give the directory of a cross-validated run")
-    md = build_cv_markdown(run_dir)
-    (run_dir / "cv_report.md").write_text(md)
-    path = run_dir / "cv_report.html"
-    path.write_text(to_html(md, run_dir, md.splitlines()[0].lstrip("# ")))
-    return path
+    return write_markdown_and_html(run_dir, "cv_report", build_cv_markdown(run_dir))

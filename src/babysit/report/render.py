@@ -132,11 +132,14 @@ def to_html(md: str, run_dir: Path, title: str) -> str:
             f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 
+def write_markdown_and_html(folder: Path, stem: str, md: str) -> Path:
+    """<stem>.md and a self-contained <stem>.html (figures embedded) in `folder`; returns the html."""
+    (folder / f"{stem}.md").write_text(md)
+    path = folder / f"{stem}.html"
+    path.write_text(to_html(md, folder, md.splitlines()[0].lstrip("# ")))
+    return path
+
+
 def write_report(run_dir: str | Path) -> Path:
     run = load_run(run_dir)
-    md = build_markdown(run)
-    (run.run_dir / "report.md").write_text(md)
-    title = md.splitlines()[0].lstrip("# ")
-    path = run.run_dir / "report.html"
-    path.write_text(to_html(md, run.run_dir, title))
-    return path
+    return write_markdown_and_html(run.run_dir, "report", build_markdown(run))

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from babysit.errors import BabysitError
-from babysit.report.render import to_html
+from babysit.report.render import write_markdown_and_html
 from babysit.search.coarse_to_fine import lecture_line
 
 
@@ -81,8 +81,4 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
     sweep_dir = Path(sweep_dir)
     if not (sweep_dir / "search.json").is_file():
         raise BabysitError(f"{sweep_dir} holds no search.json: give the directory of a coarse-to-fine sweep")
-    md = build_sweep_markdown(sweep_dir)
-    (sweep_dir / "sweep_report.md").write_text(md)
-    path = sweep_dir / "sweep_report.html"
-    path.write_text(to_html(md, sweep_dir, md.splitlines()[0].lstrip("# ")))
-    return path
+    return write_markdown_and_html(sweep_dir, "sweep_report", build_sweep_markdown(sweep_dir))
