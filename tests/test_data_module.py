@@ -133,3 +133,27 @@ def test_fixed_test_sets_are_kept_and_val_is_carved_from_train():
 
     dm = make_dm(source=with_test, num_classes=10, image_size=8)
     assert dm.sizes() == {"train": 750, "val": 250, "test": 797}
+
+
+def _photos(n_groups: int = 30, per_group: int = 4) -> Images:
+    """Patches cut from photos: each sample's first pixel holds its photo id."""
+    groups = torch.arange(n_groups).repeat_interleave(per_group)
+    y = torch.arange(n_groups * per_group) % 2
+    x = torch.rand(len(y), 1, 8, 8)
+    x[:, 0, 0, 0] = groups.float()
+    return Images(x, y, ["nonface", "face"], "photos", groups={"train": groups})
+
+
+def _photo_ids(part) -> set[int]:
+    return set(part[0][:, 0, 0, 0].long().tolist())
+
+
+def test_patches_of_one_photo_stay_on_one_side_of_every_split():
+    dm = make_dm(source=_photos, normalize="none", image_size=8)
+    train, val, test = (_photo_ids(dm.splits[k]) for k in ("train", "val", "test"))
+    assert not train & val and not train & test and not val & test
+    assert len(train | val | test) == 30
+    for k in range(3):
+        fold = make_dm(source=_photos, normalize="none", image_size=8, cv_fold=k, cv_folds=3)
+        assert not _photo_ids(fold.splits["train"]) & _photo_ids(fold.splits["val"])
+        assert _photo_ids(fold.splits["test"]) == test

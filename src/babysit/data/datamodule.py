@@ -70,30 +70,39 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def _split(self, images: Images) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """train/val/test: the source's own val and test sets where it has them, stratified
-        seeded fractions otherwise; under cross-validation, fold `cv_fold` of train+val is val."""
-        parts = {"train": (self._resize(images.x), images.y)}
+        seeded fractions otherwise; under cross-validation, fold `cv_fold` of train+val is val.
+        Samples of one group (patches of one photo) stay on one side of every split."""
+        x, y, groups = self._resize(images.x), images.y, images.groups
+        given = {}
         for name in ("val", "test"):
-            given = getattr(images, name)
-            if given is not None:
-                self._check_finite(given[0], f"{images.origin} ({name} set)")
-                parts[name] = (self._resize(given[0]), given[1])
-        if "test" not in parts:
-            x, y = parts["train"]
-            keep, off = (torch.arange(len(y)), torch.arange(0))
+            part = getattr(images, name)
+            if part is not None:
+                self._check_finite(part[0], f"{images.origin} ({name} set)")
+                given[name] = (self._resize(part[0]), part[1])
+        idx, out = torch.arange(len(y)), {}
+        if "test" in given:
+            out["test"] = given["test"]
+        else:
+            off = torch.arange(0)
             if self.split["test"] > 0:
-                keep, off = split_off(y, self.split["test"], self.split_seed, "the data into train+val / test")
-            parts["train"], parts["test"] = (x[keep], y[keep]), (x[off], y[off])
+                idx, off = split_off(y, idx, self.split["test"], self.split_seed, "the data into train+val / test",
+                                     groups.get("train"))
+            out["test"] = _take(x, y, off)
         if self.cv_fold is not None:
-            pool = [parts.pop(k) for k in ("train", "val") if k in parts]
-            x, y = torch.cat([p[0] for p in pool]), torch.cat([p[1] for p in pool])
-            train, val = kfold(y, self.cv_fold, self.cv_folds, self.cv_seed, images.classes)
-            parts["train"], parts["val"] = (x[train], y[train]), (x[val], y[val])
-        elif "val" not in parts:
-            x, y = parts["train"]
+            pool_x, pool_y, pool_g = x[idx], y[idx], groups["train"][idx] if "train" in groups else None
+            if "val" in given:
+                pool_x, pool_y = torch.cat([pool_x, given["val"][0]]), torch.cat([pool_y, given["val"][1]])
+                pool_g = torch.cat([pool_g, groups["val"]]) if pool_g is not None and "val" in groups else None
+            train, val = kfold(pool_y, self.cv_fold, self.cv_folds, self.cv_seed, images.classes, pool_g)
+            out["train"], out["val"] = _take(pool_x, pool_y, train), _take(pool_x, pool_y, val)
+        elif "val" in given:
+            out["train"], out["val"] = _take(x, y, idx), given["val"]
+        else:
             val_share = self.split["val"] / (self.split["train"] + self.split["val"])
-            keep, off = split_off(y, val_share, self.split_seed, "the training set into train / val")
-            parts["train"], parts["val"] = (x[keep], y[keep]), (x[off], y[off])
-        return {k: parts[k] for k in ("train", "val", "test")}
+            keep, off = split_off(y, idx, val_share, self.split_seed, "the training set into train / val",
+                                  groups.get("train"))
+            out["train"], out["val"] = _take(x, y, keep), _take(x, y, off)
+        return {k: out[k] for k in ("train", "val", "test")}
 
     def _check(self, images: Images) -> None:
         found = len(images.classes)
@@ -152,3 +161,9 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def test_dataloader(self):
         return self.batches("test")
+
+
+def _take(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples at `idx`, in their original order."""
+    idx = idx.sort().values
+    return x[idx], y[idx]

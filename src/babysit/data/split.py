@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from babysit.errors import BabysitError
 
@@ -25,22 +25,27 @@ def check_fractions(split: dict) -> None:
         )
 
 
-def _stratify(y: np.ndarray, test_size: float, seed: int, where: str):
-    idx = np.arange(len(y))
+def split_off(y: torch.Tensor, idx: torch.Tensor, fraction: float, seed: int, where: str,
+              groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, split-off): a stratified `fraction` of the samples `idx` split off, seeded. With
+    `groups`, whole groups move (via the first fold of a stratified group K-fold with 1/fraction folds).
+    The order of sklearn's split is kept so that the next split sees the same sequence."""
+    labels = y[idx].numpy()
     try:
-        return train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
+        if groups is None:
+            keep, off = train_test_split(idx.numpy(), test_size=fraction, stratify=labels, random_state=seed)
+            return torch.as_tensor(keep), torch.as_tensor(off)
+        splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
+        keep, off = next(splitter.split(np.zeros(len(idx)), labels, groups[idx].numpy()))
+        return idx[torch.as_tensor(keep)], idx[torch.as_tensor(off)]
     except ValueError as e:
         raise BabysitError(f"cannot split {where} stratified ({e}); use more data or other fractions") from e
 
 
-def split_off(y: torch.Tensor, fraction: float, seed: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(kept, split-off) indices: a stratified `fraction` of the samples split off."""
-    keep, off = _stratify(y.numpy(), fraction, seed, where)
-    return torch.as_tensor(np.sort(keep)), torch.as_tensor(np.sort(off))
-
-
-def kfold(y: torch.Tensor, fold: int, folds: int, seed: int, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, val) indices of fold `fold` (0-based) of a stratified, seeded K-fold split."""
+def kfold(y: torch.Tensor, fold: int, folds: int, seed: int, classes: list[str],
+          groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) indices of fold `fold` (0-based) of a stratified, seeded K-fold split (whole
+    groups per fold when `groups` is given)."""
     counts = np.bincount(y.numpy(), minlength=len(classes))
     smallest = int(counts.argmin())
     if folds > counts[smallest]:
@@ -48,6 +53,14 @@ def kfold(y: torch.Tensor, fold: int, folds: int, seed: int, classes: list[str])
             f"cv.folds={folds} is larger than the smallest class ({counts[smallest]} {classes[smallest]!r} "
             f"images in train+val): use cv.folds={max(2, int(counts[smallest]))} or fewer"
         )
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    train, val = list(splitter.split(np.zeros(len(y)), y.numpy()))[fold]
+    if groups is None:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y.numpy())
+    else:
+        pictures = len(groups.unique())
+        if folds > pictures:
+            raise BabysitError(f"cv.folds={folds} is more than the {pictures} pictures the train+val patches come "
+                               f"from: use cv.folds={pictures} or fewer")
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(y)), y.numpy(), groups.numpy())
+    train, val = list(splits)[fold]
     return torch.as_tensor(train), torch.as_tensor(val)

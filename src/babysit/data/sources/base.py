@@ -12,6 +12,9 @@ class Images:
     otherwise the data module splits `x` into train/val/test itself. `val` likewise holds a
     fixed validation set (FDDB folds); without one, val is carved out of `x`. `notes` are
     facts about how the data was made (e.g. extraction counts) kept in summary.json.
+    `groups` says, per part ("train" for `x`, "val", "test"), which original picture each
+    sample was cut from (int64 ids, distinct across parts): samples of one group always land
+    on the same side of a split, so patches of one photo never sit in both train and val.
     """
 
     x: torch.Tensor
@@ -21,6 +24,7 @@ class Images:
     test: tuple[torch.Tensor, torch.Tensor] | None = None
     val: tuple[torch.Tensor, torch.Tensor] | None = None
     notes: dict = field(default_factory=dict)
+    groups: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def to_float_images(array: np.ndarray, scale: float) -> torch.Tensor:
