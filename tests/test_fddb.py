@@ -96,6 +96,47 @@ def test_folds_counts_and_balance(tree, capsys):
     assert (notes["faces"], notes["nonfaces"], notes["images"]) == (37, 37, 19)
 
 
+def _is_grey(x: torch.Tensor) -> torch.Tensor:
+    """Per (N, 3, H, W) patch: all its pixels have R == G == B (it was cut from a grey picture)."""
+    return ((x[:, 0] == x[:, 1]) & (x[:, 1] == x[:, 2])).flatten(1).all(1)
+
+
+def test_groups_name_the_picture_of_every_patch(tree):
+    images = fddb(str(tree), size=16, channels=3)
+    parts = {"train": (images.x, images.y), "val": images.val, "test": images.test}
+    assert images.groups.keys() == parts.keys()
+    # one id per listed picture in fold order, two per fold; 3 (fold 2's second) is missing
+    expected = {"train": set(range(16)) - {3}, "val": {16, 17}, "test": {18, 19}}
+    for name, (x, y) in parts.items():
+        groups = images.groups[name]
+        assert groups.dtype == torch.int64 and groups.shape == y.shape
+        assert set(groups.tolist()) == expected[name]
+        for picture in groups.unique().tolist():
+            mine = groups == picture
+            grey = _is_grey(x[mine])
+            assert grey.all() or not grey.any()  # pictures alternate grey / colour: no id mixes two
+            # face and non-face patches of one picture share its id; picture 0 (a bad line) gives faces only
+            assert set(y[mine].tolist()) == ({1} if picture == 0 else {0, 1})
+
+
+def test_folds_may_be_null_one_number_or_a_listconfig(tree):
+    from omegaconf import ListConfig
+
+    images = fddb(str(tree), size=16, train_folds=ListConfig(list(range(1, 9))), val_folds=None, test_folds=10)
+    assert images.val is None and len(images.test[1]) == 8
+    assert images.groups.keys() == {"train", "test"}
+    assert images.notes["folds"] == {"train": list(range(1, 9)), "val": [], "test": [10]}
+    same = fddb(str(tree), size=16, val_folds=ListConfig([]), test_folds=ListConfig([9, 10]))
+    assert same.val is None and len(same.test[1]) == 16
+
+
+@pytest.mark.parametrize("value", ["10", 10.0, [9.5], True, {"fold": 10}])
+def test_folds_of_another_kind_are_an_error(tree, value):
+    with pytest.raises(BabysitError) as excinfo:
+        fddb(str(tree), size=16, test_folds=value)
+    assert f"data.source.test_folds={value!r} must be a list of fold numbers" in _one_line(excinfo)
+
+
 def test_face_patches_land_on_the_bright_ellipses(tree):
     images = fddb(str(tree), size=24, channels=3, train_folds=[1, 2, 3], val_folds=[], test_folds=[])
     assert images.x.shape[1:] == (3, 24, 24) and images.val is None and images.test is None
@@ -125,11 +166,44 @@ def test_second_call_loads_the_cache(tree, tmp_path, monkeypatch, capsys):
     second = fddb(str(tree), size=16, cache_dir=str(tmp_path))
     assert f"{SUMMARY} (loaded from cache {tmp_path}" in capsys.readouterr().out
     assert torch.equal(first.x, second.x) and torch.equal(first.test[0], second.test[0])
+    assert all(torch.equal(first.groups[k], second.groups[k]) for k in ("train", "val", "test"))
     assert second.notes == first.notes
     refolded = fddb(str(tree), size=16, cache_dir=str(tmp_path), train_folds=[1, 2], val_folds=[3], test_folds=[])
     assert len(refolded.y) == 2 * (3 + 2) and refolded.test is None
     with pytest.raises(AssertionError, match="cache should have been used"):
         fddb(str(tree), size=16, cache_dir=str(tmp_path), margin=0.2)  # another setting: extract again
+
+
+def test_pictures_missing_or_unreadable_then_are_looked_at_again(tmp_path, monkeypatch, capsys):
+    root = write_fddb(tmp_path / "fddb", folds=3)
+    pics = root / "originalPics" / "2002" / "08"
+    (pics / "03/big/img_1.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    kwargs = {"size": 16, "train_folds": [1, 2, 3], "val_folds": None, "test_folds": None,
+              "cache_dir": str(tmp_path / "cache")}
+    first = fddb(str(root), **kwargs)
+    assert (first.notes["faces"], first.notes["missing_images"], first.notes["unreadable_images"]) == (7, 1, 1)
+    capsys.readouterr()
+
+    (pics / "02/big/img_1.jpg").write_bytes((pics / "02/big/img_0.jpg").read_bytes())  # the missing one is back
+    restored = fddb(str(root), **kwargs)
+    out = capsys.readouterr().out
+    assert "FDDB: originalPics/2002/08/02/big/img_1.jpg now exists since cache" in out and "extracting again" in out
+    assert (restored.notes["faces"], restored.notes["missing_images"]) == (9, 0)
+    assert len(restored.y) == 2 * 9 and len(set(restored.groups["train"].tolist())) == 5
+
+    (pics / "03/big/img_1.jpg").write_bytes((pics / "03/big/img_0.jpg").read_bytes())  # the unreadable one is fixed
+    fixed = fddb(str(root), **kwargs)
+    assert "originalPics/2002/08/03/big/img_1.jpg (unreadable then) changed since cache" in capsys.readouterr().out
+    assert (fixed.notes["faces"], fixed.notes["unreadable_images"]) == (11, 0)
+
+    def no_jpeg(*args):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(fddb_module, "_read", no_jpeg)
+    again = fddb(str(root), **kwargs)
+    assert "(loaded from cache" in capsys.readouterr().out
+    assert torch.equal(again.x, fixed.x) and torch.equal(again.groups["train"], fixed.groups["train"])
+    assert len(list((tmp_path / "cache").iterdir())) == 1
 
 
 def _one_line(excinfo) -> str:

@@ -5,14 +5,11 @@ Layout under `root`: `FDDB-folds/FDDB-fold-XX-ellipseList.txt` (XX = 01..10) and
 face count n, then n lines `major_radius minor_radius angle centre_x centre_y 1` (radians).
 """
 
-import hashlib
 import itertools
-import json
 import math
-import os
+import numbers
 import re
-import tempfile
-import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +18,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from babysit.data.sources.base import Images, to_float_images
+from babysit.data.sources.fddb_cache import Patches, cache_key, file_state, load_cache, save_cache
 from babysit.errors import BabysitError
 
 FOLD_FILE = "FDDB-fold-{:02d}-ellipseList.txt"
 FOLD_NAME = re.compile(r"FDDB-fold-(\d+)-ellipseList\.txt")
 CLASSES = ["nonface", "face"]
-CACHE_VERSION = 1  # bump when the extraction below changes its output
+CACHE_VERSION = 2  # bump when the extraction below changes its output
 # Each image offers twice its share of non-face candidates; each fold then draws its exact
 # number from them, so images that offer none (incomplete annotation, no room) are made up.
 CANDIDATES_PER_NONFACE = 2
@@ -206,24 +204,36 @@ def _crop(im: Image.Image, box: np.ndarray, size: int, channels: int) -> np.ndar
     return np.asarray(patch).reshape(size, size, channels)
 
 
-def extract(records: list[Record], pictures: Path, s: Settings) -> dict:
-    """Face patches and (over-drawn) non-face candidates of every record, with counts."""
+def picture_ids(records: list[Record]) -> list[int]:
+    """One id per record: its position among the distinct (fold, path) pairs in fold order, so
+    that a picture listed twice in one fold keeps one id and no id spans two folds."""
+    ids: dict[tuple[int, str], int] = {}
+    return [ids.setdefault((r.fold, r.path), len(ids)) for r in records]
+
+
+def extract(records: list[Record], root: Path, s: Settings) -> dict:
+    """Face patches and (over-drawn) non-face candidates of every record, with their folds,
+    picture ids, counts, and the pictures under root/originalPics that gave nothing."""
     squares = [np.array([square_box(ellipse_box(*e), s.margin) for e in r.ellipses]).reshape(-1, 4) for r in records]
     every = np.concatenate([np.zeros((0, 4)), *squares])
     sides = every[:, 2] - every[:, 0]
     rng = np.random.default_rng(s.seed)
     mode = "L" if s.channels == 1 else "RGB"
-    faces, face_folds, pool, pool_folds = [], [], [], []
+    faces, face_folds, face_groups, pool, pool_folds, pool_groups = [], [], [], [], [], []
     counts = dict.fromkeys(SKIPS, 0) | {"images": 0}
-    for r, boxes in zip(records, squares, strict=True):
-        file = pictures / f"{r.path}.jpg"
+    absent = {"missing": [], "unreadable": {}}
+    for r, boxes, group in zip(records, squares, picture_ids(records), strict=True):
+        rel = f"originalPics/{r.path}.jpg"
+        file = root / rel
         if not file.is_file():
             counts["missing_images"] += 1
+            absent["missing"].append(rel)
             continue
         try:
             im = _read(file, mode)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             counts["unreadable_images"] += 1
+            absent["unreadable"][rel] = file_state(file)
             continue
         counts["images"] += 1
         for box in boxes:
@@ -233,6 +243,7 @@ def extract(records: list[Record], pictures: Path, s: Settings) -> dict:
                 continue
             faces.append(_crop(im, inside, s.size, s.channels))
             face_folds.append(r.fold)
+            face_groups.append(group)
         want = math.ceil(CANDIDATES_PER_NONFACE * s.negatives_per_face * len(r.ellipses))
         if not r.complete or want == 0:
             continue
@@ -240,14 +251,18 @@ def extract(records: list[Record], pictures: Path, s: Settings) -> dict:
         counts["nonface_search_given_up"] += int(len(found) < want)
         pool += [_crop(im, box, s.size, s.channels) for box in found]
         pool_folds += [r.fold] * len(found)
-    return {"faces": faces, "face_folds": face_folds, "pool": pool, "pool_folds": pool_folds, "counts": counts}
+        pool_groups += [group] * len(found)
+    return {"faces": faces, "face_folds": face_folds, "face_groups": face_groups, "pool": pool,
+            "pool_folds": pool_folds, "pool_groups": pool_groups, "counts": counts, "absent": absent}
 
 
-def balance(out: dict, s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def balance(out: dict, s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All faces plus, per fold, round(negatives_per_face × its faces) non-faces drawn from
-    its candidates: patches (N, size, size, channels), labels and fold numbers."""
+    its candidates: patches (N, size, size, channels), labels, fold numbers and picture ids."""
     rng = np.random.default_rng([s.seed, 1])
     face_folds, pool_folds = np.array(out["face_folds"], dtype=np.int64), np.array(out["pool_folds"], dtype=np.int64)
+    face_groups = np.array(out["face_groups"], dtype=np.int64)
+    pool_groups = np.array(out["pool_groups"], dtype=np.int64)
     chosen = []
     for fold in np.unique(face_folds):
         candidates = np.flatnonzero(pool_folds == fold)
@@ -257,7 +272,7 @@ def balance(out: dict, s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     shape = (-1, s.size, s.size, s.channels)
     x = np.concatenate([np.array(out["faces"]).reshape(shape), np.array(out["pool"]).reshape(shape)[pick]])
     y = np.r_[np.ones(len(face_folds)), np.zeros(len(pick))].astype(np.int64)
-    return x.astype(np.uint8), y, np.r_[face_folds, pool_folds[pick]]
+    return x.astype(np.uint8), y, np.r_[face_folds, pool_folds[pick]], np.r_[face_groups, pool_groups[pick]]
 
 
 def skipped_text(counts: dict) -> str:
@@ -270,42 +285,21 @@ def summary_line(counts: dict) -> str:
             + skipped_text(counts))
 
 
-# --- cache ----------------------------------------------------------------------------
-
-
-def cache_key(root: Path, lists: dict[int, Path], s: Settings) -> str:
-    """Hash of the settings that shape the patches, the root and the ellipse lists' bytes."""
-    h = hashlib.sha256(json.dumps([CACHE_VERSION, str(root.resolve()), vars(s)], sort_keys=True).encode())
-    for fold, file in lists.items():
-        h.update(f"{fold}:".encode() + file.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def save_cache(path: Path, x: np.ndarray, y: np.ndarray, folds: np.ndarray, counts: dict) -> None:
-    """Written to a temporary file and renamed, so an interrupted run leaves no half cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, x=x, y=y, folds=folds, counts=np.array(json.dumps(counts)))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_cache(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict] | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return z["x"], z["y"], z["folds"], json.loads(str(z["counts"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        print(f"FDDB: cache {path} is unreadable ({e}); extracting again")
-        return None
-
-
 # --- the source -----------------------------------------------------------------------
+
+
+def _fold_list(name: str, value) -> list[int]:
+    """A split's folds as given in the config: a list of fold numbers (a ListConfig too),
+    one fold number, or None for none."""
+    if value is None:
+        return []
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return [int(value)]
+    if (isinstance(value, Sequence) and not isinstance(value, str | bytes)
+            and all(isinstance(f, numbers.Integral) and not isinstance(f, bool) for f in value)):
+        return [int(f) for f in value]
+    raise BabysitError(f"data.source.{name}_folds={value!r} must be a list of fold numbers (e.g. [9]), "
+                       "one fold number or null")
 
 
 def _check(lists: dict[int, Path], root: Path, splits: dict[str, list[int]], s: Settings) -> None:
@@ -333,21 +327,21 @@ def _check(lists: dict[int, Path], root: Path, splits: dict[str, list[int]], s: 
             raise BabysitError(f"data.source.{key}={getattr(s, key)} is out of range (see conf/data/fddb.yaml)")
 
 
-def _extract_all(root: Path, lists: dict[int, Path], s: Settings):
+def _extract_all(root: Path, lists: dict[int, Path], s: Settings) -> Patches:
     records, bad = [], 0
     for fold, file in lists.items():
         fold_records, fold_bad = parse_ellipse_list(file.read_text(errors="replace"), fold)
         records += fold_records
         bad += fold_bad
-    out = extract(records, root / "originalPics", s)
-    x, y, folds = balance(out, s)
+    out = extract(records, root, s)
+    x, y, folds, groups = balance(out, s)
     counts = out["counts"] | {"bad_annotation_lines": bad, "faces": int(y.sum()), "nonfaces": int((y == 0).sum())}
     if counts["faces"] == 0:
         raise BabysitError(
             f"no face patch could be extracted from {root} ({skipped_text(counts)}): "
             "check that originalPics/ holds the images the ellipse lists name"
         )
-    return x, y, folds, counts
+    return Patches(x, y, folds, groups, counts, out["absent"])
 
 
 def fddb(
@@ -384,12 +378,17 @@ def fddb(
     up searches are counted, printed on one line and returned in `Images.notes`.
 
     Folds: `train_folds` make `x, y`; `val_folds` and `test_folds` make `val` and `test`
-    (None when empty: the data module then splits them off the training folds).
+    (None when empty: the data module then splits them off the training folds). Each takes
+    a list of fold numbers, one fold number, or None (no fold).
+    `Images.groups` gives every patch of each part the id of the picture it was cut from
+    (face and non-face patches of one picture share it; no id is in two parts).
 
     Cache: with `cache_dir`, the patches of all folds are stored once in
     `cache_dir/fddb-<key>.npz`, the key hashing every setting above except the folds, the
-    root and the ellipse lists' contents; changing folds re-uses it. The images are assumed
-    not to change: delete the file to extract again.
+    root and the ellipse lists' contents; changing folds re-uses it. Pictures that were
+    missing or unreadable at extraction are looked at again on load: one that now exists or
+    has changed (size, mtime) makes it extract again. Other pictures are assumed not to
+    change: delete the file to extract again.
     """
     path = Path(root)
     if not path.is_dir():
@@ -398,27 +397,26 @@ def fddb(
     lists = fold_files(path)
     s = Settings(int(size), int(channels), float(margin), float(negatives_per_face), float(iou_max),
                  float(edge_tolerance), int(attempts), int(seed))
-    splits = {name: [int(f) for f in folds]
+    splits = {name: _fold_list(name, folds)
               for name, folds in (("train", train_folds), ("val", val_folds), ("test", test_folds))}
     _check(lists, path, splits, s)
-    cache = Path(cache_dir) / f"fddb-{cache_key(path, lists, s)}.npz" if cache_dir else None
-    loaded = load_cache(cache) if cache else None
-    if loaded is not None:
-        x, y, folds, counts = loaded
-        print(f"{summary_line(counts)} (loaded from cache {cache})")
+    cache = Path(cache_dir) / f"fddb-{cache_key(path, lists, [CACHE_VERSION, vars(s)])}.npz" if cache_dir else None
+    patches = load_cache(cache, path) if cache else None
+    if patches is not None:
+        print(f"{summary_line(patches.counts)} (loaded from cache {cache})")
     else:
-        x, y, folds, counts = _extract_all(path, lists, s)
+        patches = _extract_all(path, lists, s)
         if cache:
-            save_cache(cache, x, y, folds, counts)
-        print(summary_line(counts) + (f" (cached in {cache})" if cache else ""))
+            save_cache(cache, patches)
+        print(summary_line(patches.counts) + (f" (cached in {cache})" if cache else ""))
 
-    def part(name: str):
-        keep = np.isin(folds, splits[name])
-        return to_float_images(x[keep], 255.0), torch.as_tensor(y[keep])
-
+    used = [name for name, folds in splits.items() if folds]
+    keep = {name: np.isin(patches.folds, splits[name]) for name in used}
+    parts = {name: (to_float_images(patches.x[k], 255.0), torch.as_tensor(patches.y[k])) for name, k in keep.items()}
     return Images(
-        *part("train"), CLASSES, f"FDDB in {root}",
-        val=part("val") if splits["val"] else None,
-        test=part("test") if splits["test"] else None,
-        notes=counts | {"folds": splits, "cache": str(cache) if cache else None},
+        *parts["train"], CLASSES, f"FDDB in {root}",
+        val=parts.get("val"),
+        test=parts.get("test"),
+        notes=patches.counts | {"folds": splits, "cache": str(cache) if cache else None},
+        groups={name: torch.as_tensor(patches.groups[k]) for name, k in keep.items()},
     )
