@@ -98,3 +98,26 @@ def test_a_sweep_can_use_the_cross_validated_mean_as_its_objective(tmp_path):
     for r in table:
         summary = json.loads(Path(r["run_dir"], "summary.json").read_text())
         assert float(r["value"]) == pytest.approx(summary["cv"]["metrics"]["val/acc"]["mean"])
+
+
+def test_a_failing_fold_keeps_the_finished_folds_and_says_it_failed(cfg_factory, monkeypatch):
+    import babysit.run as runner
+
+    calls = []
+    real = runner.run_one
+
+    def second_fold_fails(cfg, fold=None):
+        calls.append(fold)
+        if fold == 1:
+            raise RuntimeError("disk full")
+        return real(cfg, fold)
+
+    monkeypatch.setattr(runner, "run_one", second_fold_fails)
+    cfg = cfg_factory(*FAST, "cv.folds=3", "optimized_metric=train/loss")
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(cfg)
+    out = Path(cfg.paths.output_dir)
+    summary = json.loads((out / "summary.json").read_text())
+    assert calls == [0, 1] and summary["status"] == "failed" and "fold 2" in summary["reason"]
+    assert summary["cv"]["completed"] == 1 and "train/loss" in summary["final"]
+    assert "(fold 2: RuntimeError: disk full)" in (out / "cv_report.md").read_text()

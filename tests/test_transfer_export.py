@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import onnxruntime
+import pandas as pd
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from babysit.export import export
 from babysit.run import build, run
 from tests.cli import ROOT
 from tests.conftest import make_cfg
+from tests.formats import write_folder
 
 SOURCE = ["data=faces", "model=lenet5", "model.norm=batch", "trainer.max_epochs=1", "babysit.preflight=false",
           "babysit.report=false"]
@@ -53,7 +55,8 @@ def test_finetune_loads_the_backbone_replaces_the_head_and_slows_the_backbone(fa
 
 def test_freeze_trains_only_the_head_and_keeps_the_norm_statistics(faces_ckpt, cfg_factory):
     cfg = cfg_factory("data=faces", "model=lenet5", "model.norm=batch", f"transfer.checkpoint={faces_ckpt}",
-                      "transfer.mode=freeze", "trainer.max_epochs=2", "babysit.preflight=false")
+                      "transfer.mode=freeze", "trainer.max_epochs=2", "babysit.preflight=false",
+                      "reg.max_norm=0.05", "reg.l2=100")  # neither may touch frozen weights
     run(cfg)
     summary = json.loads(Path(cfg.paths.output_dir, "summary.json").read_text())
     assert summary["transfer"]["mode"] == "freeze" and summary["transfer"]["frozen_tensors"] > 0
@@ -124,3 +127,49 @@ def test_export_command_writes_next_to_the_run_and_refuses_a_missing_file(faces_
     missing = _export_cli(str(tmp_path / "nope.ckpt"), "--format", "onnx")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.strip().count("\n") == 0 and "nope.ckpt not found" in missing.stderr
+
+
+def test_freeze_leaves_layers_that_could_not_be_loaded_trainable(faces_ckpt, cfg_factory, tmp_path):
+    colour = write_folder(tmp_path / "colour", mode="RGB", per_class=10)
+    _, module, _ = build(cfg_factory("data=folder", f"data.root={colour}", "data.channels=3", "model=lenet5",
+                                     "model.norm=batch", f"transfer.checkpoint={faces_ckpt}", "transfer.mode=freeze"))
+    t = module.transfer
+    assert "features.conv1.weight" in t.skipped and "features.conv1.weight" in t.fresh
+    assert module.net.features.conv1.weight.requires_grad
+    assert not module.net.features.conv2.weight.requires_grad
+    assert "1 start fresh (features.conv1.weight)" in t.line()
+
+
+def test_onecycle_keeps_the_backbones_smaller_learning_rate(faces_ckpt, cfg_factory):
+    cfg = cfg_factory("data=digits", "model=lenet5", "model.norm=batch", f"transfer.checkpoint={faces_ckpt}",
+                      "scheduler=onecycle", "trainer.max_epochs=1", "babysit.preflight=false", "babysit.report=false")
+    run(cfg)
+    lrs = pd.read_csv(Path(cfg.paths.output_dir, "metrics.csv"))
+    backbone, head = lrs["lr-Adam/backbone"].dropna(), lrs["lr-Adam/head"].dropna()
+    assert len(backbone) and (backbone.to_numpy() / head.to_numpy() == pytest.approx(0.1))
+
+
+def test_weights_nested_one_level_down_are_found(faces_ckpt, cfg_factory, tmp_path):
+    net, _ = load_network(faces_ckpt)
+    nested = tmp_path / "nested.pth"
+    torch.save({"epoch": 3, "model": net.state_dict()}, nested)
+    _, module, _ = build(cfg_factory(*SOURCE, f"transfer.checkpoint={nested}"))
+    assert torch.equal(module.net.features.conv1.weight, net.features.conv1.weight)
+
+
+def test_a_checkpoint_cannot_make_export_build_anything_but_a_model(faces_ckpt, tmp_path):
+    ckpt = read(faces_ckpt)
+    ckpt["babysit"]["model"] = {"_target_": "pathlib.Path.unlink", "self": str(tmp_path / "victim")}
+    (tmp_path / "victim").write_text("keep me")
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save(ckpt, crafted)
+    with pytest.raises(BabysitError, match="not one of babysit's models"):
+        export(crafted, "onnx", tmp_path / "x.onnx")
+    assert (tmp_path / "victim").is_file()
+
+
+def test_files_that_are_not_weights_get_one_line(tmp_path):
+    for name, content in (("metrics.csv", b"epoch,step\n0,1\n"), ("hello.txt", b"hello"), ("empty.ckpt", b"")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(BabysitError, match=f"{name} is not a torch checkpoint or weights file"):
+            read(tmp_path / name)

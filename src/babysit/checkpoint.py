@@ -1,7 +1,6 @@
 """Checkpoints of this project: weights plus the description needed to rebuild the network
 (model config, classes, input shape, input normalisation), read with `weights_only` safety."""
 
-import pickle
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from babysit.errors import BabysitError
 
 META_KEY = "babysit"
 NET_PREFIX = "net."
+MODELS = "babysit.models."
 
 
 def describe(model_cfg: dict, classes: list[str], in_shape, normalize: dict, data: str) -> dict:
@@ -29,7 +29,7 @@ def read(path: str | Path, what: str = "checkpoint") -> dict:
                            "last.ckpt) or of a torch weights file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - any failure to unpickle means: not a usable weights file
         refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
         if refused:
             raise BabysitError(f"{what} {path} holds a pickled {refused.group(1)}, which weights_only loading refuses "
@@ -41,15 +41,26 @@ def read(path: str | Path, what: str = "checkpoint") -> dict:
     return obj
 
 
-def net_state(ckpt: dict) -> dict[str, torch.Tensor]:
-    """The network's own state_dict from a checkpoint (Lightning keeps it under `net.`) or a
-    plain state_dict file as torchvision publishes them."""
+def _tensors(d: dict) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in d.items() if isinstance(v, torch.Tensor)}
+
+
+def net_state(ckpt: dict, path: str | Path = "the file") -> dict[str, torch.Tensor]:
+    """The network's own state_dict from a checkpoint (Lightning keeps it under `net.`), a plain
+    state_dict file as torchvision publishes them, or one nested a level down ({"model": {...}})."""
     if isinstance(ckpt.get("state_dict"), dict):
         state = ckpt["state_dict"]
         if any(k.startswith(NET_PREFIX) for k in state):
             return {k.removeprefix(NET_PREFIX): v for k, v in state.items() if k.startswith(NET_PREFIX)}
+        return _tensors(state)
+    state = _tensors(ckpt)
+    if state:
         return state
-    return {k: v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+    nested = [v for v in ckpt.values() if isinstance(v, dict) and _tensors(v)]
+    if len(nested) == 1:
+        return _tensors(nested[0])
+    raise BabysitError(f"{path} holds no tensors at its top level (keys: {', '.join(map(str, list(ckpt)[:8]))}): "
+                       "save the model's state_dict itself")
 
 
 def description(ckpt: dict, path: str | Path) -> dict:
@@ -60,13 +71,24 @@ def description(ckpt: dict, path: str | Path) -> dict:
     return meta
 
 
+def _checked_model(spec, path) -> dict:
+    """Only this project's models may be built from a checkpoint's description: instantiating an
+    arbitrary `_target_` from a file would run code of the file's choosing."""
+    target = spec.get("_target_") if isinstance(spec, dict) else None
+    nested = [k for k, v in (spec or {}).items() if isinstance(v, dict | list) and "_target_" in str(v)]
+    if not isinstance(target, str) or not target.startswith(MODELS) or nested:
+        raise BabysitError(f"{path}: its model description names {target!r}, not one of babysit's models; "
+                           "refusing to build it")
+    return spec
+
+
 def load_network(path: str | Path) -> tuple[nn.Module, dict]:
     """(network in eval mode with the checkpoint's weights, its description)."""
     ckpt = read(path)
     meta = description(ckpt, path)
-    net = instantiate(meta["model"])
+    net = instantiate(_checked_model(meta.get("model"), path))
     try:
-        net.load_state_dict(net_state(ckpt))
+        net.load_state_dict(net_state(ckpt, path))
     except RuntimeError as e:
         raise BabysitError(f"{path}: weights do not fit its own model description ({str(e).splitlines()[0]})") from e
     return net.eval(), meta

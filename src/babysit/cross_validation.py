@@ -15,8 +15,6 @@ from babysit.config import flat_hparams
 from babysit.errors import BabysitError
 from babysit.summary import RunSummary
 
-METRICS = ("train/acc", "val/acc", "test/acc", "val/loss", "test/loss")
-
 
 def check_folds(folds) -> int:
     if not isinstance(folds, int) or isinstance(folds, bool) or folds == 1 or folds < 0:
@@ -36,13 +34,14 @@ def fold_config(cfg: DictConfig, out: Path, k: int) -> DictConfig:
 
 
 def aggregate(folds: list[dict]) -> dict:
-    """mean and (sample) std over folds of each final metric that every fold has."""
+    """mean and (sample) std of each final metric over the folds that have final metrics."""
+    finals = [f["final"] for f in folds if f.get("final")]
+    shared = sorted(set.intersection(*(set(f) for f in finals))) if finals else []
     out = {}
-    for key in METRICS:
-        values = [float(f["final"][key]) for f in folds if key in f.get("final", {})]  # JSON keeps NaN as "nan"
-        if values and len(values) == len(folds):
-            out[key] = {"mean": statistics.fmean(values),
-                        "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+    for key in shared:
+        values = [float(f[key]) for f in finals]  # JSON keeps NaN as "nan"
+        out[key] = {"mean": statistics.fmean(values),
+                    "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
     return out
 
 
@@ -62,28 +61,37 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
                          command=" ".join(["python"] + sys.argv), seed=cfg.seed,
                          cv={"folds": folds, "seed": cfg.cv.seed}, hparams=flat_hparams(cfg), folds=[])
     records: list[dict] = []
+
+    def finish(status: str, **extra) -> dict:
+        exploded = next((r for r in records if r["exploded"]), None)
+        stats = aggregate(records)
+        summary.update(status="exploded" if exploded else status, folds=records,
+                       cv={"folds": folds, "seed": cfg.cv.seed, "metrics": stats, "completed": len(records)},
+                       final={k: v["mean"] for k, v in stats.items()}, exploded=exploded is not None,
+                       explosion=exploded["explosion"] if exploded else None,
+                       epochs_run=sum(r["epochs_run"] for r in records), wall_time_s=time.time() - started, **extra)
+        if records:
+            _write_report(cfg, out)
+        return stats
+
     for k in range(folds):
         print(f"Cross-validation fold {k + 1} / {folds}", flush=True)
-        fold_cfg = fold_config(cfg, out, k)
         try:
-            run_one(fold_cfg, fold=k)
-        finally:
+            run_one(fold_config(cfg, out, k), fold=k)
+        except BaseException as e:
             if (out / f"fold_{k + 1}" / "summary.json").is_file():
                 records.append(fold_record(k, out / f"fold_{k + 1}"))
-                summary.update(folds=records, epochs_run=sum(r["epochs_run"] for r in records),
-                               wall_time_s=time.time() - started)
+            interrupted = isinstance(e, KeyboardInterrupt | SystemExit)
+            finish("interrupted" if interrupted else "failed", reason=f"fold {k + 1}: {type(e).__name__}: {e}")
+            raise
+        records.append(fold_record(k, out / f"fold_{k + 1}"))
+        summary.update(folds=records, epochs_run=sum(r["epochs_run"] for r in records))
         if records[-1]["exploded"]:
             break  # the same hyperparameters would explode on the other folds too
-    exploded = next((r for r in records if r["exploded"]), None)
-    stats = aggregate(records)
-    status = "exploded" if exploded else "finished"
-    summary.update(status=status, cv={"folds": folds, "seed": cfg.cv.seed, "metrics": stats},
-                   final={k: v["mean"] for k, v in stats.items()}, exploded=exploded is not None,
-                   explosion=exploded["explosion"] if exploded else None, wall_time_s=time.time() - started)
+    stats = finish("finished")
     _print_cv(stats, folds, out)
-    _write_report(cfg, out)
     metric = stats.get(cfg.optimized_metric)
-    return metric["mean"] if metric and not exploded else None
+    return metric["mean"] if metric and not summary.data["exploded"] else None
 
 
 def _print_cv(stats: dict, folds: int, out: Path) -> None:

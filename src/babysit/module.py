@@ -126,6 +126,11 @@ class Classifier(pl.LightningModule):
         extra = {}
         if getattr(fn, "keywords", {}).get("total_steps", 0) is None:
             extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        peak = getattr(fn, "keywords", {}).get("max_lr")
+        if peak is not None and len(optimizer.param_groups) > 1:
+            # OneCycle would give every group the same peak: keep the backbone's smaller share
+            base = optimizer.param_groups[-1]["lr"]
+            extra["max_lr"] = [peak * g["lr"] / base for g in optimizer.param_groups]
         scheduler = {"scheduler": fn(optimizer, **extra), "interval": spec.get("interval", "epoch")}
         if spec.get("monitor"):
             scheduler["monitor"] = spec["monitor"]

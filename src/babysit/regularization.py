@@ -1,7 +1,7 @@
 """Explicit regularisation, so that a check can switch it off or crank it up.
 
-cost = data loss + l2 · ½‖W‖² + l1 · ‖W‖₁ over weight matrices and kernels (not biases,
-not normalisation gains); max-norm clamps each unit's incoming weight vector after a step.
+cost = data loss + l2 · ½‖W‖² + l1 · ‖W‖₁ over trainable weight matrices and kernels (not
+biases, not normalisation gains); max-norm clamps each unit's incoming weight vector after a step.
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,8 @@ from babysit.errors import BabysitError
 
 
 def weight_tensors(net: nn.Module) -> list[torch.Tensor]:
-    return [p for p in net.parameters() if p.ndim > 1]
+    """Trainable weights: frozen ones (transfer.mode=freeze) are neither penalised nor clamped."""
+    return [p for p in net.parameters() if p.ndim > 1 and p.requires_grad]
 
 
 @dataclass

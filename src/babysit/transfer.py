@@ -24,19 +24,26 @@ class Transfer:
     new_head: bool = True
     loaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # in the file but not loadable (shape or name differs)
+    fresh: list[str] = field(default_factory=list)  # the network's own tensors besides the head left at init
     frozen: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"from": self.source, "mode": self.mode, "head": self.head, "new_head": self.new_head,
                 "backbone_lr_scale": self.backbone_lr_scale if self.mode == "finetune" else 0.0,
-                "tensors_loaded": len(self.loaded), "skipped": self.skipped, "frozen_tensors": len(self.frozen)}
+                "tensors_loaded": len(self.loaded), "skipped": self.skipped, "fresh": self.fresh,
+                "frozen_tensors": len(self.frozen)}
 
     def line(self) -> str:
         how = ("backbone frozen" if self.mode == "freeze"
                else f"backbone lr × {self.backbone_lr_scale:g}")
-        skipped = f", {len(self.skipped)} skipped ({', '.join(self.skipped[:4])})" if self.skipped else ""
+        skipped = f", {len(self.skipped)} skipped ({_some(self.skipped)})" if self.skipped else ""
+        fresh = f"; {len(self.fresh)} start fresh ({_some(self.fresh)})" if self.fresh else ""
         head = "new head" if self.new_head else "head kept"
-        return f"Transfer: {len(self.loaded)} tensors from {self.source}{skipped}; {head} {self.head}; {how}"
+        return f"Transfer: {len(self.loaded)} tensors from {self.source}{skipped}; {head} {self.head}{fresh}; {how}"
+
+
+def _some(names: list[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
 
 
 def head_name(net: nn.Module) -> str:
@@ -72,7 +79,7 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
         raise BabysitError(f"transfer.backbone_lr_scale={backbone_lr_scale!r} must be in (0, 1], e.g. 0.1")
     ckpt = checkpoint.read(checkpoint_path, "transfer.checkpoint")
     meta = ckpt.get(checkpoint.META_KEY)
-    state = checkpoint.net_state(ckpt)
+    state = checkpoint.net_state(ckpt, checkpoint_path)
     out = head_name(net)
     if head == "keep":
         _check_classes(meta, state, out, classes, checkpoint_path)
@@ -94,9 +101,10 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
         )
     net.load_state_dict(usable, strict=False)
     result.loaded = sorted(usable)
-    if mode == "freeze":
+    result.fresh = [k for k in own if k not in usable and not k.startswith(out + ".")]
+    if mode == "freeze":  # only what was loaded: layers that start fresh must learn
         for name, p in net.named_parameters():
-            if not name.startswith(out + "."):
+            if name in usable and not name.startswith(out + "."):
                 p.requires_grad_(False)
                 result.frozen.append(name)
     return result

@@ -21,8 +21,10 @@ def build_cv_markdown(run_dir: Path) -> str:
     summary = json.loads((run_dir / "summary.json").read_text())
     folds, stats = summary.get("folds", []), summary.get("cv", {}).get("metrics", {})
     k = summary.get("cv", {}).get("folds", len(folds))
+    reason = f" ({summary['reason']})" if summary.get("reason") else ""
+    done = sum(1 for f in folds if f.get("final"))
     lines = [f"# Cross-validation: {k} folds ({run_dir.name})", "",
-             f"Status: **{summary.get('status')}** · stratified folds of train+val, shuffled with seed "
+             f"Status: **{summary.get('status')}**{reason} · stratified folds of train+val, shuffled with seed "
              f"{summary.get('cv', {}).get('seed')}; the test set is the same for every fold.", "",
              "| fold | train acc | val acc | test acc | epochs | status | report |", "|---|---|---|---|---|---|---|"]
     for f in folds:
@@ -31,7 +33,7 @@ def build_cv_markdown(run_dir: Path) -> str:
                      + f" | {f.get('epochs_run')} | {f.get('status')} | [report]({f['run_dir']}/report.html) |")
     if stats:
         cells = [f"{stats[c]['mean']:.4f} ± {stats[c]['std']:.4f}" if c in stats else "–" for c in COLUMNS]
-        lines.append("| **mean ± std** | " + " | ".join(cells) + " | | | |")
+        lines.append(f"| **mean ± std** ({done} of {k}) | " + " | ".join(cells) + " | | | |")
     figure_path = _curves(run_dir, folds)
     if figure_path is not None:
         lines += ["", f"![cv_curves](figures/{figure_path.name})"]

@@ -69,8 +69,10 @@ def build_sweep_markdown(sweep_dir: Path) -> str:
         lines += [f"val acc {best['value']:.4f} (trial {best['trial']}, stage {best['stage']}). Re-run it with:", "",
                   "```", best["command"], "```"]
         run_dir = best.get("run_dir")
-        if run_dir and Path(run_dir, "report.html").is_file():
-            link = os.path.relpath(Path(run_dir, "report.html"), sweep_dir)
+        own = [Path(run_dir, name) for name in ("report.html", "cv_report.html") if run_dir]
+        own = [p for p in own if p.is_file()]
+        if own:
+            link = os.path.relpath(own[0], sweep_dir)
             lines += ["", f"The best trial's own report: [{link}]({link})"]
     else:
         lines.append("No trial completed.")
