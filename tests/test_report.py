@@ -1,4 +1,5 @@
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -6,9 +7,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 
 from babysit.report import write_report
+from babysit.report.__main__ import main as report_main
 from babysit.report.ablation import write_ablation_report
+from babysit.report.variants import load_variants
 from babysit.run import run
 from tests.cli import ROOT, train
 
@@ -120,6 +124,56 @@ def test_ablation_compares_four_variants(tmp_path):
     assert len(parse(tmp_path / "ablation" / "ablation_report.html").images) == 1
     assert write_ablation_report(tmp_path / "ablation").is_file()
 
+
+
+def _table_rows(md: str) -> list[list[str]]:
+    rows = [line.strip("| ").split(" | ") for line in md.splitlines() if line.startswith("| model.")]
+    return [[cell.strip() for cell in row] for row in rows]
+
+
+def test_norm_init_study_has_one_row_per_variant_and_skips_what_the_model_lacks(tmp_path):
+    sweep = tmp_path / "study"
+    result = train("-m", "experiment=norm_init_study", "model=vgg_small", "data=digits", "data.image_size=16",
+                   "trainer.max_epochs=1", "model.norm=batch,none", "model.init=kaiming", "babysit.report=false",
+                   f"hydra.sweep.dir={sweep}", run_dir=tmp_path / "unused", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("skipped in 1 job(s): the config has no model.zero_init_residual") == 2
+    md = (sweep / "norm_init_report.md").read_text()
+    assert md.startswith("# Normalisation × initialisation: VGGSmall on digits")
+    rows = _table_rows(md)
+    assert [r[0] for r in rows] == ["model.norm=batch", "model.norm=none"]
+    assert all(r[8] == "finished" and r[7] == "1" for r in rows)
+    assert all(abs(float(r[1]) - math.log(10)) < 0.1 for r in rows)  # initial loss ≈ ln C
+    assert {img["alt"] for img in parse(sweep / "norm_init_report.html").images} == {
+        "norm_init_curves", "norm_init_layers"}
+    (sweep / "norm_init_report.md").unlink()
+    (sweep / "norm_init.json").unlink()
+    report_main([str(sweep)])  # python -m babysit.report <sweep_dir> tells the experiment from the overrides
+    assert _table_rows((sweep / "norm_init_report.md").read_text()) == rows
+
+
+def test_norm_init_study_adds_zero_init_residual_variants_for_resnets(tmp_path):
+    sweep = tmp_path / "study"
+    result = train("-m", "experiment=norm_init_study", "model=resnet20", "model.depth=8", "data=digits",
+                   "data.image_size=16", "trainer.max_epochs=1", "model.norm=none", "model.init=kaiming",
+                   "babysit.report=false", f"hydra.sweep.dir={sweep}", run_dir=tmp_path / "unused", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    labels = [r[0] for r in _table_rows((sweep / "norm_init_report.md").read_text())]
+    assert labels == ["model.norm=none", "model.norm=batch, model.zero_init_residual=true",
+                      "model.norm=none, model.zero_init_residual=true"]  # model.init=kaiming in all
+
+
+def test_variants_are_labelled_by_the_overrides_that_differ(tmp_path):
+    for job, overrides in enumerate([["a.x=1", "b=2", "data=digits"], ["a.x=3", "b=2", "data=digits"],
+                                     ["a.x=1", "b=2", "data=digits", "a.y=true"]] + [["a.x=5", "b=2"]] * 8):
+        (tmp_path / str(job) / ".hydra").mkdir(parents=True)
+        (tmp_path / str(job) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+        (tmp_path / str(job) / "summary.json").write_text(json.dumps({"status": "finished"}))
+    variants = load_variants(tmp_path)
+    assert [v.dir_name for v in variants][:3] == ["0", "1", "2"] and variants[-1].dir_name == "10"
+    assert [v.label for v in variants[:3]] == ["a.x=1, data=digits", "a.x=3, data=digits",
+                                               "a.x=1, data=digits, a.y=true"]
+    assert variants[3].label == "a.x=5" and variants[2].settings == {"a.x": "1", "data": "digits", "a.y": "true"}
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -1,4 +1,4 @@
-"""Reports a person reads: a run's babysitting report (and a sweep's, an ablation's)."""
+"""Reports a person reads: a run's babysitting report (and a sweep's, an experiment's comparison)."""
 
 from babysit.report.render import write_report
 

@@ -1,5 +1,6 @@
-"""python -m babysit.report <dir>: (re)build the report of a run directory (finished or not)
-or of a sweep directory (it holds search.json)."""
+"""python -m babysit.report <dir>: (re)build the report of a run directory (finished or not),
+of a search's sweep directory (it holds search.json), or the comparison report of an
+experiment's sweep directory (ablation, norm_init_study)."""
 
 import json
 import sys
@@ -9,7 +10,9 @@ from babysit.cli import fail, report_user_errors
 from babysit.report import write_report
 from babysit.report.ablation import write_ablation_report
 from babysit.report.cross_validation import write_cv_report
+from babysit.report.norm_init import write_norm_init_report
 from babysit.report.sweep import write_sweep_report
+from babysit.report.variants import experiment_of
 
 
 def _kind(run_dir: Path) -> str | None:
@@ -29,6 +32,8 @@ def main(argv: list[str]) -> None:
         build = write_sweep_report
     elif _kind(target) == "cv":
         build = write_cv_report
+    elif (target / "norm_init.json").is_file() or experiment_of(target) == "norm_init_study":
+        build = write_norm_init_report
     elif (target / "ablation.json").is_file() or not (target / "summary.json").is_file():
         build = write_ablation_report
     else:

@@ -20,9 +20,10 @@ def figure(title: str, ncols: int = 1, width: float = 6.4):
     return fig, list(axes[0])
 
 
-def save(fig, path: Path) -> Path:
+def save(fig, path: Path, tight: bool = False) -> Path:
+    """tight: crop to what was drawn, including legends placed outside the axes."""
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
 

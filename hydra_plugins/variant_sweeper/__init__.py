@@ -1,0 +1,1 @@
+"""Hydra sweeper plugin: `hydra/sweeper=variants`, a grid plus variants listed explicitly (see conf/experiment/)."""
