@@ -14,7 +14,7 @@ from babysit.export import export
 from babysit.run import build, run
 from tests.cli import ROOT
 from tests.conftest import make_cfg
-from tests.formats import write_folder
+from tests.formats import write_cifar, write_folder
 
 SOURCE = ["data=faces", "model=lenet5", "model.norm=batch", "trainer.max_epochs=1", "babysit.preflight=false",
           "babysit.report=false"]
@@ -173,3 +173,20 @@ def test_files_that_are_not_weights_get_one_line(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(BabysitError, match=f"{name} is not a torch checkpoint or weights file"):
             read(tmp_path / name)
+
+
+@pytest.mark.parametrize(("stem", "fresh"), [("imagenet", []), ("cifar", ["conv1.weight"])])
+def test_a_torchvision_weights_file_loads_into_resnet_tv_by_name(tmp_path, cfg_factory, stem, fresh):
+    import torchvision
+
+    source = torchvision.models.resnet18(weights=None)  # the ImageNet layout: 1000 classes, 7×7 stem
+    weights = tmp_path / "resnet18.pth"
+    torch.save(source.state_dict(), weights)
+    write_cifar(tmp_path / "data", per_batch=4)
+    _, module, _ = build(cfg_factory("data=cifar10", f"paths.data_dir={tmp_path / 'data'}", "model=resnet_tv",
+                                     f"model.stem={stem}", f"transfer.checkpoint={weights}", "transfer.mode=freeze"))
+    t = module.transfer
+    assert t.head == "fc" and module.net.fc.out_features == 10
+    assert t.fresh == fresh and len(t.loaded) == len(source.state_dict()) - 2 - len(fresh)
+    assert torch.equal(module.net.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+    assert not module.net.layer4[1].conv2.weight.requires_grad and module.net.fc.weight.requires_grad
