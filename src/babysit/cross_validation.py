@@ -95,7 +95,8 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
 
 
 def _print_cv(stats: dict, folds: int, out: Path) -> None:
-    parts = [f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in stats.items() if k.endswith("/acc")]
+    parts = [f"{k} {stats[k]['mean']:.4f} ± {stats[k]['std']:.4f}" for k in ("train/acc", "val/acc", "test/acc")
+             if k in stats]
     print(f"Cross-validation over {folds} folds: {', '.join(parts)} — run dir {out}", flush=True)
 
 
