@@ -115,3 +115,12 @@ def test_rerunning_the_same_sweep_resumes_without_repeating_trials(tmp_path):
     assert "3 already done" in result.stdout
     assert result.stdout.count("val acc: ") == 2
     assert sorted(os.listdir(tmp_path / "t")).count("trial_3") == 1
+
+
+def test_best_so_far_follows_the_direction_of_the_metric():
+    from babysit.search.figures import best_so_far
+
+    rows = [{"number": 0, "epochs": 3, "value": 0.5}, {"number": 1, "epochs": 3, "value": None},
+            {"number": 2, "epochs": 2, "value": 0.2}, {"number": 3, "epochs": 1, "value": 0.9}]
+    assert best_so_far(rows) == ([3, 6, 8, 9], [0.5, 0.5, 0.5, 0.9])
+    assert best_so_far(rows, "minimize") == ([3, 6, 8, 9], [0.5, 0.5, 0.2, 0.2])

@@ -36,20 +36,21 @@ def plot_param_scatter(rows: list[dict], param, metric: str, path: Path) -> None
     plt.close(fig)
 
 
-def best_so_far(rows: list[dict]) -> tuple[list[int], list[float]]:
+def best_so_far(rows: list[dict], direction: str = "maximize") -> tuple[list[int], list[float]]:
     """(cumulative training epochs, best value so far) in trial order."""
+    better = max if direction == "maximize" else min
     spent, best, xs, ys = 0, None, [], []
     for r in sorted(rows, key=lambda r: r["number"]):
         spent += int(r["epochs"] or 0)
         if r["value"] is not None:
-            best = r["value"] if best is None else max(best, r["value"])
+            best = r["value"] if best is None else better(best, r["value"])
         if best is not None:
             xs.append(spent)
             ys.append(best)
     return xs, ys
 
 
-def plot_history(rows: list[dict], metric: str, path: Path) -> None:
+def plot_history(rows: list[dict], metric: str, path: Path, direction: str = "maximize") -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     stages = list(dict.fromkeys(r["stage"] for r in rows))
     colours = plt.get_cmap("tab10")
@@ -58,7 +59,7 @@ def plot_history(rows: list[dict], metric: str, path: Path) -> None:
         spent += int(r["epochs"] or 0)
         if r["value"] is not None:
             ax.scatter(spent, r["value"], color=colours(stages.index(r["stage"])), s=14, alpha=0.7)
-    xs, ys = best_so_far(rows)
+    xs, ys = best_so_far(rows, direction)
     ax.step(xs, ys, where="post", color="black", label="best so far")
     for i, stage in enumerate(stages):
         ax.scatter([], [], color=colours(i), label=f"trial ({stage})")

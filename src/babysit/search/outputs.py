@@ -77,7 +77,7 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
     for p in search.params:
         if p.type != "choice":
             plot_param_scatter(rows, p, search.s.metric_name, figures / f"{p.name.replace('.', '_')}.png")
-    plot_history(rows, search.s.metric_name, figures / "history.png")
+    plot_history(rows, search.s.metric_name, figures / "history.png", search.s.direction)
     from babysit.report.sweep import write_sweep_report
 
     console.print(f"Sweep report: {write_sweep_report(sweep_dir)}")
