@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from babysit.cli import check_group_choices, report_user_errors
+from babysit.cli import check_group_choices, check_overrides, report_user_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -18,4 +18,5 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    check_overrides(sys.argv[1:], Path(__file__).parent / "conf")
     main()

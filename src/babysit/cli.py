@@ -1,5 +1,6 @@
 """The command line boundary: one clear line for every mistake a user can make."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +30,31 @@ def check_group_choices(argv: list[str], conf_dir: Path) -> None:
         for choice in value.split(","):
             if choice and choice != "null" and choice not in options:
                 fail(f"unknown {key} '{choice}': choose one of {', '.join(options)} (e.g. {key}={options[0]})")
+
+
+def check_overrides(argv: list[str], conf_dir: Path) -> None:
+    """A misspelt or unknown key (optimizer.lrr=1, data.bach_size=8) → one line, before Hydra
+    prints its own several-line message. Sweep overrides (a,b / range) are left to the sweeper."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
+    except HydraException as e:
+        fail(f"cannot read the command line: {str(e).strip().splitlines()[0]}")
+    plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.key_or_group.startswith("hydra")]
+    try:
+        with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base="1.3"):
+            compose("train", overrides=plain)
+    except HydraException as e:
+        message = str(e).strip().splitlines()[0]
+        unknown = re.match(r"Could not override '(.+)'", message)
+        if unknown:
+            key = unknown.group(1)
+            fail(f"unknown setting {key}: check its spelling (python train.py --cfg job lists every key), "
+                 f"or add it with +{key}=…")
+        fail(f"config: {message}")
 
 
 def report_user_errors(job):

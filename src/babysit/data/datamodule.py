@@ -33,6 +33,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         hflip_ok: bool = True,
         eval_batch_size: int = 1024,
         root: str | None = None,
+        download: bool = False,
         cv_fold: int | None = None,
         cv_folds: int = 0,
         cv_seed: int = 0,
@@ -41,7 +42,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise BabysitError(f"data.batch_size={batch_size!r} must be a whole number above 0")
         check_fractions(dict(split))
-        self.source, self.name, self.root = source, name, root
+        # data.root and data.download are read by the source's config (${data.root}); kept for the record
+        self.source, self.name, self.root, self.download = source, name, root, download
         self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.split, self.split_seed = dict(split), split_seed
