@@ -1,6 +1,7 @@
 import importlib
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -253,3 +254,57 @@ def test_train_py_runs_on_fddb_folds(tree, tmp_path):
     data = json.loads((tmp_path / "run" / "summary.json").read_text())["data"]
     assert data["sizes"] == {"train": 58, "val": 8, "test": 8}
     assert data["notes"]["bad_annotation_lines"] == 1 and data["notes"]["boxes_outside_image"] == 1
+
+
+def _archives(tree: Path, into: Path) -> dict[str, Path]:
+    """FDDB's two archives in their published layouts, built from a test tree."""
+    import tarfile
+
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(into / "FDDB-folds.tgz", "w:gz") as tar:
+        tar.add(tree / "FDDB-folds", arcname="FDDB-folds")
+    with tarfile.open(into / "originalPics.tar.gz", "w:gz") as tar:
+        for top in (tree / "originalPics").iterdir():  # 2002/, 2003/ at the archive's top
+            tar.add(top, arcname=top.name)
+    return {p.name: p for p in into.iterdir()}
+
+
+def test_download_fetches_and_unpacks_both_archives_where_the_reader_expects_them(tree, tmp_path, monkeypatch):
+    import shutil
+
+    import torchvision.datasets.utils as tv_utils
+
+    served = _archives(tree, tmp_path / "server")
+    fetched = []
+
+    def fake_download(url, root, filename=None, md5=None, **kwargs):  # the network only; unpacking is real
+        name = url.rsplit("/", 1)[-1]
+        if "vis-www" in url and name == "originalPics.tar.gz":
+            raise OSError("host unreachable")  # the first mirror is down: the second serves
+        fetched.append(url)
+        shutil.copy(served[name], Path(root) / (filename or name))
+
+    monkeypatch.setattr(tv_utils, "download_url", fake_download)
+    root = tmp_path / "fddb"
+    images = fddb(str(root), size=16, download=True)
+    assert (root / "FDDB-folds").is_dir() and (root / "originalPics").is_dir()
+    assert fetched == ["http://vis-www.cs.umass.edu/fddb/FDDB-folds.tgz",
+                       "http://tamaraberg.com/faceDataset/originalPics.tar.gz"]
+    assert images.notes["faces"] == fddb(str(tree), size=16).notes["faces"]
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    fetched.clear()
+    fddb(str(root), size=16, download=True)
+    assert fetched == []  # nothing missing: nothing fetched
+
+
+def test_download_without_a_network_says_what_to_do_by_hand(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+
+    def offline(url, root, filename=None, md5=None, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(tv_utils, "download_url", offline)
+    with pytest.raises(BabysitError) as excinfo:
+        fddb(str(tmp_path / "fddb"), size=16, download=True)
+    message = _one_line(excinfo)
+    assert "cannot fetch FDDB's FDDB-folds" in message and "download FDDB-folds.tgz by hand" in message

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from babysit.data.sources.base import Images, to_float_images
 from babysit.data.sources.fddb_cache import Patches, cache_key, file_state, load_cache, save_cache
+from babysit.data.sources.fddb_download import fetch_fddb
 from babysit.errors import BabysitError
 
 FOLD_FILE = "FDDB-fold-{:02d}-ellipseList.txt"
@@ -358,6 +359,7 @@ def fddb(
     edge_tolerance: float = 0.15,
     attempts: int = 50,
     seed: int = 0,
+    download: bool = False,
 ) -> Images:
     """Face patches (label 1) and non-face patches (label 0) of FDDB, size×size, grey or colour.
 
@@ -389,11 +391,15 @@ def fddb(
     missing or unreadable at extraction are looked at again on load: one that now exists or
     has changed (size, mtime) makes it extract again. Other pictures are assumed not to
     change: delete the file to extract again.
+
+    download: fetch FDDB-folds/ and originalPics/ into `root` where they are missing.
     """
     path = Path(root)
+    if download:
+        fetch_fddb(path)
     if not path.is_dir():
         raise BabysitError(f"data.root={root} is not a folder: point data.root at the folder holding "
-                           "FDDB-folds/ and originalPics/")
+                           "FDDB-folds/ and originalPics/ (or add data.download=true)")
     lists = fold_files(path)
     s = Settings(int(size), int(channels), float(margin), float(negatives_per_face), float(iou_max),
                  float(edge_tolerance), int(attempts), int(seed))
