@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ import onnxruntime
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from babysit.checkpoint import load_network, read
 from babysit.errors import BabysitError
@@ -190,3 +192,19 @@ def test_a_torchvision_weights_file_loads_into_resnet_tv_by_name(tmp_path, cfg_f
     assert t.fresh == fresh and len(t.loaded) == len(source.state_dict()) - 2 - len(fresh)
     assert torch.equal(module.net.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
     assert not module.net.layer4[1].conv2.weight.requires_grad and module.net.fc.weight.requires_grad
+
+
+def test_a_checkpoint_without_a_description_is_described_by_its_run_directory(faces_ckpt, tmp_path):
+    run_dir = tmp_path / "older_run"
+    shutil.copytree(faces_ckpt.parent.parent, run_dir, symlinks=True)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    OmegaConf.save(make_cfg(SOURCE, run_dir), run_dir / ".hydra" / "config.yaml")  # as train.py writes it
+    ckpt_path = run_dir / "checkpoints" / "older.ckpt"
+    ckpt = read(faces_ckpt)
+    del ckpt["babysit"]
+    torch.save(ckpt, ckpt_path)
+    net, meta = load_network(ckpt_path)
+    assert meta == read(faces_ckpt)["babysit"]
+    (run_dir / "summary.json").unlink()
+    with pytest.raises(BabysitError, match="carries no model description and has no run directory"):
+        load_network(ckpt_path)

@@ -1,12 +1,14 @@
 """Checkpoints of this project: weights plus the description needed to rebuild the network
 (model config, classes, input shape, input normalisation), read with `weights_only` safety."""
 
+import json
 import re
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from babysit.errors import BabysitError
 
@@ -64,11 +66,20 @@ def net_state(ckpt: dict, path: str | Path = "the file") -> dict[str, torch.Tens
 
 
 def description(ckpt: dict, path: str | Path) -> dict:
+    """The checkpoint's own description or, for a checkpoint written before checkpoints carried
+    one, the description rebuilt from its run directory (.hydra/config.yaml and summary.json)."""
     meta = ckpt.get(META_KEY)
-    if not isinstance(meta, dict):
-        raise BabysitError(f"{path} carries no model description (not written by train.py): "
-                           "use a checkpoint from a run's checkpoints/ folder")
-    return meta
+    if isinstance(meta, dict):
+        return meta
+    run_dir = Path(path).resolve().parent.parent
+    config, summary = run_dir / ".hydra" / "config.yaml", run_dir / "summary.json"
+    if config.is_file() and summary.is_file():
+        model = OmegaConf.to_container(OmegaConf.load(config).model, resolve=True)
+        data = json.loads(summary.read_text()).get("data", {})
+        if {"classes", "in_shape", "normalize", "name"} <= set(data):
+            return describe(model, data["classes"], data["in_shape"], data["normalize"], data["name"])
+    raise BabysitError(f"{path} carries no model description and has no run directory beside it "
+                       "(.hydra/config.yaml, summary.json): use a checkpoint from a run's checkpoints/ folder")
 
 
 def _checked_model(spec, path) -> dict:
