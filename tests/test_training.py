@@ -106,6 +106,8 @@ def test_early_stopping_ends_the_run_and_is_recorded(cfg_factory):
     stop = summary["early_stopping"]
     assert stop["stopped"] and stop["stopped_epoch"] == 3 and summary["epochs_run"] == 3
     assert stop["patience"] == 2 and stop["min_delta"] == 1.0 and stop["monitor"] == "val/acc"
+    assert "| early stopping | stopped at epoch 3 (val/acc, patience 2" in Path(cfg.paths.output_dir,
+                                                                               "report.md").read_text()
     plain = cfg_factory(*FAST, out="plain")
     run(plain)
     assert json.loads(Path(plain.paths.output_dir, "summary.json").read_text())["early_stopping"] is None

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def test_freeze_trains_only_the_head_and_keeps_the_norm_statistics(faces_ckpt, c
                 "net.features.norm1.running_var"):
         assert torch.equal(trained[key], source[key]), key
     assert not torch.equal(trained["net.classifier.fc3.weight"], source["net.classifier.fc3.weight"])
+    report = Path(cfg.paths.output_dir, "report.md").read_text()
+    assert re.search(r"\| transfer \| \d+ tensors from .*; new head classifier.fc3; backbone frozen", report)
 
 
 def test_a_plain_state_dict_file_transfers_like_torchvision_weights(tmp_path, faces_ckpt, cfg_factory):
