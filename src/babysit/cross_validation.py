@@ -13,6 +13,8 @@ from omegaconf import DictConfig, open_dict
 
 from babysit.config import flat_hparams
 from babysit.errors import BabysitError
+from babysit.report import write_report_safely
+from babysit.report.cross_validation import write_cv_report
 from babysit.summary import RunSummary
 
 
@@ -71,7 +73,9 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
                        explosion=exploded["explosion"] if exploded else None,
                        epochs_run=sum(r["epochs_run"] for r in records), wall_time_s=time.time() - started, **extra)
         if records:
-            _write_report(cfg, out)
+            report = write_report_safely(cfg, out, write_cv_report)
+            if report is not None:
+                print(f"Report: {report}", flush=True)
         return stats
 
     for k in range(folds):
@@ -98,16 +102,3 @@ def _print_cv(stats: dict, folds: int, out: Path) -> None:
     parts = [f"{k} {stats[k]['mean']:.4f} ± {stats[k]['std']:.4f}" for k in ("train/acc", "val/acc", "test/acc")
              if k in stats]
     print(f"Cross-validation over {folds} folds: {', '.join(parts)} — run dir {out}", flush=True)
-
-
-def _write_report(cfg: DictConfig, out: Path) -> None:
-    if not cfg.babysit.get("report", True):
-        return
-    from babysit.report.cross_validation import write_cv_report
-
-    try:
-        path = write_cv_report(out)
-        print(f"Report: {path}", flush=True)
-    except Exception as e:  # noqa: BLE001 - the folds' own results must survive a report that fails
-        print(f"report not written ({type(e).__name__}: {e}); retry with: python -m babysit.report {out}",
-              file=sys.stderr)

@@ -20,7 +20,7 @@ from babysit.evaluate import evaluate
 from babysit.module import Classifier
 from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
-from babysit.report import write_report
+from babysit.report import write_report_safely
 from babysit.summary import RunSummary
 from babysit.transfer import apply_transfer
 from babysit.verdict import worst
@@ -191,18 +191,6 @@ def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
         else:
             logger.log_hyperparams(hparams)
         logger.finalize("success")
-
-
-def write_report_safely(cfg: DictConfig, out: Path) -> Path | None:
-    """The run's report; a report that cannot be drawn must not hide the run's own outcome."""
-    if not cfg.babysit.get("report", True):
-        return None
-    try:
-        return write_report(out)
-    except Exception as e:  # noqa: BLE001
-        print(f"report not written ({type(e).__name__}: {e}); retry with: python -m babysit.report {out}",
-              file=sys.stderr)
-        return None
 
 
 def _print_result(status: str, final: dict, out: Path, report: Path | None) -> None:

@@ -11,7 +11,7 @@ from hydra.experimental.callback import Callback
 from babysit.errors import BabysitError
 from babysit.report import comparison_figures
 from babysit.report.load import RunData
-from babysit.report.render import to_html
+from babysit.report.render import write_markdown_and_html
 from babysit.report.variants import Variant, load_variants
 from babysit.verdict import console
 
@@ -111,10 +111,8 @@ def write_comparison_report(sweep_dir: str | Path, comparison: Comparison) -> Pa
     variants = load_variants(sweep_dir)
     if not variants:
         raise BabysitError(f"{sweep_dir} holds no run directories with summary.json")
-    md = build_markdown(sweep_dir, comparison, variants)
-    (sweep_dir / f"{comparison.name}_report.md").write_text(md)
-    path = sweep_dir / f"{comparison.name}_report.html"
-    path.write_text(to_html(md, sweep_dir, md.splitlines()[0].lstrip("# ")))
+    path = write_markdown_and_html(sweep_dir, f"{comparison.name}_report",
+                                   build_markdown(sweep_dir, comparison, variants))
     (sweep_dir / f"{comparison.name}.json").write_text(json.dumps({"variants": [v.label for v in variants]}))
     return path
 
