@@ -3,12 +3,11 @@
 import json
 from pathlib import Path
 
-from matplotlib.ticker import MaxNLocator
-
 from babysit.errors import BabysitError
+from babysit.report import comparison_figures
 from babysit.report.load import load_run
-from babysit.report.plotting import COLOURS, figure, legend, save
 from babysit.report.render import write_markdown_and_html
+from babysit.report.variants import Variant
 
 COLUMNS = ("train/acc", "val/acc", "test/acc")
 
@@ -43,21 +42,14 @@ def build_cv_markdown(run_dir: Path) -> str:
 
 
 def _curves(run_dir: Path, folds: list[dict]) -> Path | None:
-    runs = [(f["fold"], load_run(run_dir / f["run_dir"])) for f in folds if (run_dir / f["run_dir"]).is_dir()]
-    if not runs:
+    """Train cost and val accuracy per epoch, one line per fold (the comparison reports' figure)."""
+    variants = [Variant(f"fold {f['fold']}", f"fold {f['fold']}", {"fold": str(f["fold"])},
+                        load_run(run_dir / f["run_dir"]))
+                for f in folds if (run_dir / f["run_dir"]).is_dir()]
+    if not variants:
         return None
-    fig, (ax_cost, ax_val) = figure("Cross-validation folds", ncols=2)
-    for i, (fold, run) in enumerate(runs):
-        for ax, column in ((ax_cost, "train/loss"), (ax_val, "val/acc")):
-            s = run.series(column, by="epoch")
-            ax.plot(s["epoch"] + 1, s[column], marker="o", markersize=3, color=COLOURS(i), label=f"fold {fold}")
-    for ax, label in ((ax_cost, "train cost"), (ax_val, "val accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    legend(ax_val, loc="lower right")
     (run_dir / "figures").mkdir(exist_ok=True)
-    return save(fig, run_dir / "figures" / "cv_curves.png")
+    return comparison_figures.curves(variants, run_dir / "figures" / "cv_curves.png")
 
 
 def write_cv_report(run_dir: str | Path) -> Path:
