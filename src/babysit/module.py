@@ -35,7 +35,7 @@ class Classifier(pl.LightningModule):
         self.optimizer_factory, self.scheduler_spec = optimizer, scheduler
         self.reg = regularizer or Regularizer()
         self.meta, self.transfer = meta, transfer
-        self.frozen_norms = frozen_norms(net) if transfer is not None else []
+        self.frozen_norms = frozen_norms(net)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc = self.train_acc.clone()
         self.test_acc = self.train_acc.clone()
@@ -112,8 +112,8 @@ class Classifier(pl.LightningModule):
         t = self.transfer
         if t is None or t.mode != "finetune" or t.backbone_lr_scale == 1:
             return [p for _, p in trainable]
-        head = [p for n, p in trainable if n.startswith(t.head + ".")]
-        backbone = [p for n, p in trainable if not n.startswith(t.head + ".")]
+        head = [p for n, p in trainable if t.in_head(n)]
+        backbone = [p for n, p in trainable if not t.in_head(n)]
         lr = self.optimizer_factory.keywords["lr"] * t.backbone_lr_scale
         return [{"params": backbone, "lr": lr, "name": "backbone"}, {"params": head, "name": "head"}]
 

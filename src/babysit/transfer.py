@@ -33,13 +33,22 @@ class Transfer:
                 "tensors_loaded": len(self.loaded), "skipped": self.skipped, "fresh": self.fresh,
                 "frozen_tensors": len(self.frozen)}
 
+    def in_head(self, name: str) -> bool:
+        """Whether a parameter or state_dict key belongs to the output layer."""
+        return name.startswith(self.head + ".")
+
     def line(self) -> str:
-        how = ("backbone frozen" if self.mode == "freeze"
-               else f"backbone lr × {self.backbone_lr_scale:g}")
-        skipped = f", {len(self.skipped)} skipped ({_some(self.skipped)})" if self.skipped else ""
-        fresh = f"; {len(self.fresh)} start fresh ({_some(self.fresh)})" if self.fresh else ""
-        head = "new head" if self.new_head else "head kept"
-        return f"Transfer: {len(self.loaded)} tensors from {self.source}{skipped}; {head} {self.head}{fresh}; {how}"
+        return "Transfer: " + describe_transfer(self.as_dict())
+
+
+def describe_transfer(t: dict) -> str:
+    """What a transfer loaded and how the network trains, from its summary.json entry."""
+    how = "backbone frozen" if t["mode"] == "freeze" else f"backbone lr × {t['backbone_lr_scale']:g}"
+    skipped, fresh = t.get("skipped") or [], t.get("fresh") or []
+    skipped_part = f", {len(skipped)} skipped ({_some(skipped)})" if skipped else ""
+    fresh_part = f"; {len(fresh)} start fresh ({_some(fresh)})" if fresh else ""
+    head = "new head" if t.get("new_head", True) else "head kept"
+    return f"{t['tensors_loaded']} tensors from {t['from']}{skipped_part}; {head} {t['head']}{fresh_part}; {how}"
 
 
 def _some(names: list[str], shown: int = 4) -> str:
@@ -87,7 +96,7 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
     result = Transfer(str(checkpoint_path), out, mode, float(backbone_lr_scale), new_head=head == "new")
     usable = {}
     for key, value in state.items():
-        if head == "new" and key.startswith(out + "."):
+        if head == "new" and result.in_head(key):
             continue
         if key in own and own[key].shape == value.shape:
             usable[key] = value
@@ -101,10 +110,10 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
         )
     net.load_state_dict(usable, strict=False)
     result.loaded = sorted(usable)
-    result.fresh = [k for k in own if k not in usable and not k.startswith(out + ".")]
+    result.fresh = [k for k in own if k not in usable and not result.in_head(k)]
     if mode == "freeze":  # only what was loaded: layers that start fresh must learn
         for name, p in net.named_parameters():
-            if name in usable and not name.startswith(out + "."):
+            if name in usable and not result.in_head(name):
                 p.requires_grad_(False)
                 result.frozen.append(name)
     return result
@@ -113,6 +122,10 @@ def apply_transfer(net: nn.Module, checkpoint_path: str, classes: list[str], mod
 def frozen_norms(net: nn.Module) -> list[nn.Module]:
     """Normalisation layers whose parameters are all frozen: their running statistics stay fixed too."""
     norms = (nn.modules.batchnorm._BatchNorm,)
-    return [m for m in net.modules()
-            if isinstance(m, norms) and all(not p.requires_grad for p in m.parameters(recurse=False))]
+    frozen = []
+    for m in net.modules():
+        own = list(m.parameters(recurse=False))
+        if isinstance(m, norms) and own and not any(p.requires_grad for p in own):
+            frozen.append(m)
+    return frozen
 

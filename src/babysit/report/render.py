@@ -10,6 +10,7 @@ import markdown
 from babysit.report import preflight_figures, training_figures
 from babysit.report.advice import next_steps
 from babysit.report.load import RunData, load_run
+from babysit.transfer import describe_transfer
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -59,11 +60,7 @@ def _header(run: RunData) -> list[str]:
     if data.get("notes"):
         rows.insert(1, ("data preparation", ", ".join(f"{k} {v}" for k, v in data["notes"].items())))
     if s.get("transfer"):
-        t = s["transfer"]
-        how = "backbone frozen" if t["mode"] == "freeze" else f"backbone lr × {t['backbone_lr_scale']:g}"
-        head = "new head" if t.get("new_head", True) else "head kept"
-        rows.append(("transfer", f"{t['tensors_loaded']} tensors from {t['from']}; {head} {t['head']}; {how}"
-                                 + (f"; skipped {', '.join(t['skipped'])}" if t["skipped"] else "")))
+        rows.append(("transfer", describe_transfer(s["transfer"])))
     stop = s.get("early_stopping")
     if stop:
         when = f"stopped at epoch {stop['stopped_epoch']}" if stop["stopped"] else "did not trigger"
