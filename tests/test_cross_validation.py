@@ -40,6 +40,9 @@ def test_folds_partition_train_plus_val_stratified_and_keep_the_test_set(cfg_fac
         tests.append(_rows(dm.splits["test"][0]))
     assert set().union(*vals) == pool and sum(len(v) for v in vals) == len(pool)
     assert all(t == tests[0] for t in tests)
+    reseeded = instantiate(cfg.data, cv_fold=0, cv_folds=4, cv_seed=1)
+    reseeded.setup()
+    assert _rows(reseeded.splits["val"][0]) != vals[0]  # cv.seed shuffles the folds
 
 
 def test_cv_trains_one_model_per_fold_and_reports_mean_and_std(cfg_factory):
