@@ -10,7 +10,7 @@ from babysit.data.augment import BatchAugment
 from babysit.data.batches import TensorBatches
 from babysit.data.normalize import Normalizer
 from babysit.data.sources import Images
-from babysit.data.split import check_fractions, kfold, split_off
+from babysit.data.split import check_fractions, kfold, split_indices, split_off
 from babysit.errors import BabysitError
 
 
@@ -22,8 +22,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self,
         source: Callable[[], Images],
         name: str,
-        num_classes: int,
-        channels: int,
+        num_classes: int | None,
+        channels: int | None,
         image_size: int,
         batch_size: int,
         split: dict,
@@ -68,7 +68,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._check(images)
         self.classes, self.notes = images.classes, images.notes
         self.splits = self._split(images)
-        self.normalizer = Normalizer(self.normalize_mode, self.splits["train"][0])
+        self.normalizer = Normalizer.of(self.normalize_mode, self.splits["train"][0])
 
     def _split(self, images: Images) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """train/val/test: the source's own val and test sets where it has them, stratified
@@ -81,6 +81,10 @@ class InMemoryDataModule(pl.LightningDataModule):
             if part is not None:
                 self._check_finite(part[0], f"{images.origin} ({name} set)")
                 given[name] = (self._resize(part[0]), part[1])
+        if not given:
+            cv = (self.cv_fold, self.cv_folds, self.cv_seed) if self.cv_fold is not None else None
+            parts = split_indices(y, self.split, self.split_seed, images.classes, groups.get("train"), cv)
+            return {k: (x[parts[k]], y[parts[k]]) for k in ("train", "val", "test")}
         idx, out = torch.arange(len(y)), {}
         if "test" in given:
             out["test"] = given["test"]
@@ -107,16 +111,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         return {k: out[k] for k in ("train", "val", "test")}
 
     def _check(self, images: Images) -> None:
-        found = len(images.classes)
-        if found != self.num_classes:
-            raise BabysitError(
-                f"data.num_classes={self.num_classes} but {images.origin} has {found} classes "
-                f"({', '.join(map(str, images.classes[:10]))}): set data.num_classes={found}"
-            )
-        if images.x.shape[1] != self.channels:
-            raise BabysitError(
-                f"data.channels={self.channels} but {images.origin} has {images.x.shape[1]} channels"
-            )
+        self.num_classes, self.channels = check_counts(self.num_classes, self.channels, images.classes,
+                                                       images.x.shape[1], images.origin)
         self._check_finite(images.x, images.origin)
 
     @staticmethod
@@ -133,6 +129,14 @@ class InMemoryDataModule(pl.LightningDataModule):
             return x
         size = (self.image_size, self.image_size)
         return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    def labels(self, split: str) -> torch.Tensor:
+        return self.splits[split][1]
+
+    def examples(self, split: str, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The raw (unnormalised) images and labels at positions `idx` of a split."""
+        x, y = self.splits[split]
+        return x[idx], y[idx]
 
     def sizes(self) -> dict[str, int]:
         return {k: len(v[1]) for k, v in self.splits.items()}
@@ -163,6 +167,20 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def test_dataloader(self):
         return self.batches("test")
+
+
+def check_counts(num_classes: int | None, channels: int | None, classes: list, found_channels: int,
+                 origin: str) -> tuple[int, int]:
+    """The data's classes and channels; given ones (not null) must agree with what the data holds."""
+    if num_classes is not None and num_classes != len(classes):
+        raise BabysitError(
+            f"data.num_classes={num_classes} but {origin} has {len(classes)} classes "
+            f"({', '.join(map(str, classes[:10]))}): set data.num_classes={len(classes)} or null"
+        )
+    if channels is not None and channels != found_channels:
+        raise BabysitError(f"data.channels={channels} but {origin} has {found_channels} channels: set "
+                           f"data.channels={found_channels} or null")
+    return len(classes), found_channels
 
 
 def _take(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,14 +8,19 @@ MODES = ("none", "mean", "meanstd")
 
 
 class Normalizer:
-    def __init__(self, mode: str, train_x: torch.Tensor):
+    def __init__(self, mode: str, mean: torch.Tensor, std: torch.Tensor):
+        """`mean` and `std`: per-channel statistics of the training images (used as the mode says)."""
         if mode not in MODES:
             raise BabysitError(f"data.normalize={mode!r} must be one of {', '.join(MODES)}")
         self.mode = mode
-        c = train_x.shape[1]
-        self.mean = train_x.mean(dim=(0, 2, 3)).view(1, c, 1, 1) if mode != "none" else torch.zeros(1, c, 1, 1)
-        std = train_x.std(dim=(0, 2, 3)).view(1, c, 1, 1) if mode == "meanstd" else torch.ones(1, c, 1, 1)
-        self.std = std.clamp_min(1e-6)
+        c = len(mean)
+        self.mean = mean.reshape(1, c, 1, 1).clone() if mode != "none" else torch.zeros(1, c, 1, 1)
+        self.std = std.reshape(1, c, 1, 1).clamp_min(1e-6) if mode == "meanstd" else torch.ones(1, c, 1, 1)
+
+    @classmethod
+    def of(cls, mode: str, train_x: torch.Tensor) -> "Normalizer":
+        """From the training images themselves (N, C, H, W)."""
+        return cls(mode, train_x.mean(dim=(0, 2, 3)), train_x.std(dim=(0, 2, 3)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "none":

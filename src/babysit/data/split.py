@@ -64,3 +64,20 @@ def kfold(y: torch.Tensor, fold: int, folds: int, seed: int, classes: list[str],
         splits = splitter.split(np.zeros(len(y)), y.numpy(), groups.numpy())
     train, val = list(splits)[fold]
     return torch.as_tensor(train), torch.as_tensor(val)
+
+
+def split_indices(y: torch.Tensor, fractions: dict, seed: int, classes: list[str], groups: torch.Tensor | None = None,
+                  cv: tuple[int, int, int] | None = None) -> dict[str, torch.Tensor]:
+    """Positions of the train / val / test samples (each in ascending order) for data without a
+    val or test set of its own: the test fraction split off first, then val out of the rest, or,
+    under cross-validation (cv = (fold, folds, seed)), fold `fold` of the rest."""
+    idx, test = torch.arange(len(y)), torch.arange(0)
+    if fractions["test"] > 0:
+        idx, test = split_off(y, idx, fractions["test"], seed, "the data into train+val / test", groups)
+    if cv is not None:
+        fold, folds, cv_seed = cv
+        train, val = kfold(y[idx], fold, folds, cv_seed, classes, groups[idx] if groups is not None else None)
+        return {"train": idx[train.sort().values], "val": idx[val.sort().values], "test": test.sort().values}
+    val_share = fractions["val"] / (fractions["train"] + fractions["val"])
+    keep, off = split_off(y, idx, val_share, seed, "the training set into train / val", groups)
+    return {"train": keep.sort().values, "val": off.sort().values, "test": test.sort().values}
