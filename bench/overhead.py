@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 OVERRIDES = ["data=digits", "model=lenet5", "optimizer=sgd", "optimizer.lr=0.05", "reg.l2=0"]
 MONITORS = ["explosion", "loss_progress", "update_ratio", "weight_stats", "dead_units", "train_val_gap"]
-MONITORS_OFF = [f"~callbacks.{name}" for name in MONITORS]
+MONITORS_OFF = [f"babysit.monitors.{name}.enabled=false" for name in MONITORS]
 
 
 def plain_loop(epochs: int):

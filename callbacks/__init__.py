@@ -1,5 +1,6 @@
 """Lightning callbacks, one concern each; every one works alone in any Lightning project."""
 
+from babysit.callbacks.babysitter import Babysitter
 from babysit.callbacks.dead_units import DeadUnits
 from babysit.callbacks.epoch_line import EpochLine, format_epoch_line
 from babysit.callbacks.explosion import ExplosionStop
@@ -8,5 +9,5 @@ from babysit.callbacks.train_val_gap import TrainValGap
 from babysit.callbacks.update_ratio import UpdateRatio
 from babysit.callbacks.weight_stats import WeightGradStats
 
-__all__ = ["DeadUnits", "EpochLine", "ExplosionStop", "LossProgress", "TrainValGap", "UpdateRatio", "WeightGradStats",
-           "format_epoch_line"]
+__all__ = ["Babysitter", "DeadUnits", "EpochLine", "ExplosionStop", "LossProgress", "TrainValGap", "UpdateRatio",
+           "WeightGradStats", "format_epoch_line"]

@@ -19,8 +19,11 @@ BINS = 30  # what TensorBoard draws a histogram with
 class MetricWriter:
     def __init__(self):
         self._pending: list[tuple[object, int, list]] = []  # (SummaryWriter, step, summary values)
+        self.rows: list[dict] | None = None  # when a list: every scalar also lands here (the Babysitter's record)
 
     def scalars(self, trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:
+        if self.rows is not None:
+            self.rows.append({"step": step, "epoch": trainer.current_epoch, **metrics})
         for logger in trainer.loggers:
             if not isinstance(logger, TensorBoardLogger):
                 logger.log_metrics(metrics, step=step)

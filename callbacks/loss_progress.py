@@ -1,6 +1,6 @@
 import math
 
-from babysit.callbacks.monitor import Monitor
+from babysit.callbacks.monitor import Monitor, logged
 from babysit.verdict import PASS, WARN, Verdict
 
 
@@ -9,8 +9,8 @@ class LossProgress(Monitor):
     cost that barely changes means the learning rate is too low (a cost that rises is the
     explosion monitor's business)."""
 
-    def __init__(self, barely_changes: float = 0.01, cost_key: str = "train/loss"):
-        super().__init__(cost_key=cost_key)
+    def __init__(self, barely_changes: float = 0.01, cost_key: str | tuple = "train/loss"):
+        super().__init__()
         self.barely, self.cost_key = barely_changes, cost_key
         self.first: float | None = None
         self.last: float | None = None
@@ -21,8 +21,9 @@ class LossProgress(Monitor):
             self.first = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self.cost_key in trainer.callback_metrics:
-            self.last = float(trainer.callback_metrics[self.cost_key])
+        cost = logged(trainer, self.cost_key)
+        if not math.isnan(cost):
+            self.last = cost
             self.epochs += 1
 
     def on_fit_end(self, trainer, pl_module) -> None:

@@ -1,6 +1,9 @@
 """What every judging callback shares: its verdicts, each printed as it fires, and its metric output."""
 
+import math
+
 import lightning.pytorch as pl
+import torch
 
 from babysit.callbacks.loggers import MetricWriter
 from babysit.verdict import Verdict, show
@@ -32,3 +35,19 @@ class Monitor(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self.metrics.flush()
+
+
+def logged(trainer: pl.Trainer, keys: str | tuple[str, ...]) -> float:
+    """The first of `keys` the module logged (NaN when none was): a module's own name for a metric
+    comes first, what the babysitter measured itself next."""
+    metrics = trainer.callback_metrics
+    for key in (keys,) if isinstance(keys, str) else keys:
+        if key in metrics:
+            return float(metrics[key])
+    return math.nan
+
+
+def step_cost(outputs) -> float:
+    """The cost one training step returned (a tensor, or a dict holding "loss"), as a float."""
+    loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+    return float(loss) if isinstance(loss, torch.Tensor) else math.nan

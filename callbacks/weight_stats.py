@@ -7,7 +7,8 @@ import lightning.pytorch as pl
 import torch
 
 from babysit.callbacks.layers import weight_layers
-from babysit.callbacks.monitor import Monitor
+from babysit.callbacks.monitor import Monitor, step_cost
+from babysit.callbacks.phase import learning_phase
 from babysit.verdict import PASS, WARN, Verdict
 
 STATS = ("weight_norm", "grad_norm", "grad_mean_abs")
@@ -20,12 +21,15 @@ class WeightGradStats(Monitor):
     (`babysit/weights/<layer>`, `babysit/grads/<layer>`; 0: none)."""
 
     def __init__(self, interval: int = 10, vanishing: float = 1e-7, exploding: float = 1e3,
-                 histogram_every_n_epochs: int = 1):
+                 histogram_every_n_epochs: int = 1, phase_done: float = 0.9, barely_changes: float = 0.01):
         super().__init__(interval=interval)
         self.interval, self.vanishing, self.exploding = interval, vanishing, exploding
         self.histogram_every_n_epochs = histogram_every_n_epochs
+        self.phase_done, self.barely = phase_done, barely_changes
         self.history: dict[str, dict[str, list[float]]] = {stat: {} for stat in STATS}
         self.steps: list[int] = []
+        self.costs: list[float] = []  # the training cost at each measured step
+        self._measured = False
         self._names: list[str] = []
         self._weights: list[torch.nn.Parameter] = []
         self._histogram_epoch = -1
@@ -61,6 +65,7 @@ class WeightGradStats(Monitor):
         values = (norms[:n], norms[n:2 * n], [l1 / w.numel() for l1, w in zip(norms[2 * n:], weights, strict=True)])
         step = trainer.global_step
         self.steps.append(step)
+        self._measured = True
         metrics = {}
         for stat, row in zip(STATS, values, strict=True):
             for (name, _), value in zip(layers, row, strict=True):
@@ -68,10 +73,19 @@ class WeightGradStats(Monitor):
                 metrics[f"babysit/{stat}/{name}"] = value
         self.metrics.scalars(trainer, metrics, step)
 
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx):
+        if self._measured:
+            self._measured = False
+            self.costs.append(step_cost(outputs))
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Vanishing gradients are judged while the cost still fell (a converged model's gradients
+        shrink on purpose), exploding ones at any step."""
         if not self.steps:
             return
-        mean_abs = {n: statistics.median(v) for n, v in self.history["grad_mean_abs"].items()}
+        learning = learning_phase(self.costs, self.barely, self.phase_done)
+        mean_abs = {n: statistics.median([v[i] for i in learning if i < len(v)] or v)
+                    for n, v in self.history["grad_mean_abs"].items()}
         peak = {n: math.nan if any(map(math.isnan, v)) else max(v) for n, v in self.history["grad_norm"].items()}
         vanishing = {n: m for n, m in mean_abs.items() if m < self.vanishing}
         exploding = {n: g for n, g in peak.items() if not g <= self.exploding}  # NaN counts as exploding
@@ -80,7 +94,8 @@ class WeightGradStats(Monitor):
             self.record(trainer, Verdict(
                 "vanishing_gradients", WARN,
                 "vanishing gradients in " + ", ".join(
-                    f"{n}: median mean |grad| {m:.1e} < {self.vanishing:.0e}" for n, m in vanishing.items()),
+                    f"{n}: median mean |grad| {m:.1e} < {self.vanishing:.0e}" for n, m in vanishing.items())
+                + " while the cost should fall",
                 advice="try kaiming init / batch norm / ReLU (model.init=kaiming, model.norm=batch)",
                 numbers={"median_grad_mean_abs": vanishing, "threshold": self.vanishing}, epoch=epoch, step=step,
             ))
@@ -101,7 +116,8 @@ class WeightGradStats(Monitor):
             ))
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "steps": self.steps}
+        return {"history": self.history, "steps": self.steps, "costs": self.costs}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history, self.steps = state_dict["history"], state_dict["steps"]
+        self.costs = state_dict.get("costs", [math.nan] * len(self.steps))

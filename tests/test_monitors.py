@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from babysit.callbacks import DeadUnits, ExplosionStop, TrainValGap, UpdateRatio, WeightGradStats
+from babysit.callbacks import Babysitter, DeadUnits, ExplosionStop, TrainValGap, UpdateRatio, WeightGradStats
 from babysit.run import build
 from babysit.verdict import FAIL, PASS, WARN
 
@@ -58,7 +58,8 @@ def fit(module, callbacks, epochs=1, data=None, **trainer_args):
 def build_and_fit(cfg):
     dm, module, trainer = build(cfg)
     trainer.fit(module, datamodule=dm)
-    return module, trainer, {type(c).__name__: c for c in trainer.callbacks}
+    babysitter = next(c for c in trainer.callbacks if isinstance(c, Babysitter))
+    return module, trainer, {type(c).__name__: c for c in babysitter.members}
 
 
 # ExplosionStop
@@ -318,7 +319,7 @@ def test_every_monitor_logs_per_layer_and_concludes(cfg_factory):
 def test_scalars_and_histograms_reach_tensorboard(cfg_factory):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    cfg = cfg_factory(*FAST, "trainer.max_epochs=2", "babysit.monitors.histogram_every_n_epochs=1")
+    cfg = cfg_factory(*FAST, "trainer.max_epochs=2", "babysit.monitors.weight_stats.histogram_every_n_epochs=1")
     _, trainer, cb = build_and_fit(cfg)
     events = EventAccumulator(str(Path(cfg.paths.output_dir) / "tensorboard"), size_guidance={"histograms": 0})
     events.Reload()

@@ -7,28 +7,31 @@ import torch
 import torch.nn as nn
 
 from babysit.preflight import run_preflight
+from babysit.preflight.classifier_probe import ClassifierProbe
 from babysit.preflight.initial_loss import check_initial_loss, initial_losses
 from babysit.preflight.lr_bounds import check_too_high, check_too_low, loss_trace
 from babysit.preflight.lr_range import suggest
-from babysit.preflight.overfit import overfit_tiny, tiny_subset
+from babysit.preflight.overfit import overfit_tiny
+from babysit.preflight.probe import balanced_order
 from babysit.run import build, run
+from babysit.settings import settings
 from babysit.verdict import FAIL, PASS, WARN
 
 
 def built(cfg_factory, *overrides):
     cfg = cfg_factory(*overrides)
     dm, module, _ = build(cfg)
-    return cfg, dm, module
+    return cfg, ClassifierProbe(module, dm)
 
 
 @pytest.mark.parametrize(("data", "classes"), [("faces", 2), ("digits", 10)])
 @pytest.mark.parametrize("model", ["lenet5", "fc3"])
 def test_initial_loss_is_ln_c_and_reg_up_raises_it(cfg_factory, data, classes, model):
-    cfg, dm, module = built(cfg_factory, f"data={data}", f"model={model}")
-    loss, cost_up = initial_losses(module.net, module.criterion, dm, 4, 1e3)
+    cfg, probe = built(cfg_factory, f"data={data}", f"model={model}")
+    loss, cost_up = initial_losses(probe, 4, 1e3)
     tol = cfg.babysit.initial_loss.rel_tolerance
     assert loss == pytest.approx(math.log(classes), rel=tol)
-    verdict = check_initial_loss(loss, module.criterion, classes, tol)
+    verdict = check_initial_loss(loss, probe.expected_initial_loss(), classes, tol)
     assert verdict.status == PASS and f"ln({classes})" in verdict.message
     assert cost_up > 10 * loss
 
@@ -43,28 +46,29 @@ class ScaledLogits(nn.Module):
 
 
 def test_broken_init_fails_with_advice(cfg_factory):
-    cfg, dm, module = built(cfg_factory, "data=digits", "model=fc3")
-    loss, _ = initial_losses(ScaledLogits(module.net, 1000.0), module.criterion, dm, 4, 0)
-    verdict = check_initial_loss(loss, module.criterion, 10, cfg.babysit.initial_loss.rel_tolerance)
+    cfg, probe = built(cfg_factory, "data=digits", "model=fc3")
+    probe.net = ScaledLogits(probe.net, 1000.0)
+    loss, _ = initial_losses(probe, 4, 0)
+    verdict = check_initial_loss(loss, probe.expected_initial_loss(), 10, cfg.babysit.initial_loss.rel_tolerance)
     assert verdict.status == FAIL
     assert "init scale" in verdict.advice and "logits" in verdict.advice
     assert verdict.numbers["loss"] > 3 * math.log(10)
 
 
 def test_hinge_expects_c_minus_one_over_c_margin(cfg_factory):
-    _, dm, module = built(cfg_factory, "data=digits", "model=fc3", "loss=hinge")
-    loss, _ = initial_losses(module.net, module.criterion, dm, 4, 0)
-    verdict = check_initial_loss(loss, module.criterion, 10, 0.05)
+    _, probe = built(cfg_factory, "data=digits", "model=fc3", "loss=hinge")
+    loss, _ = initial_losses(probe, 4, 0)
+    verdict = check_initial_loss(loss, probe.expected_initial_loss(), 10, 0.05)
     assert verdict.status == PASS and verdict.numbers["expected"] == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize(("data", "model"), [("faces", "lenet5"), ("digits", "lenet5"), ("faces", "fc3"),
                                              ("digits", "fc3")])
 def test_overfit_tiny_reaches_train_acc_one(cfg_factory, data, model):
-    cfg, dm, module = built(cfg_factory, f"data={data}", f"model={model}")
+    cfg, probe = built(cfg_factory, f"data={data}", f"model={model}")
     o = cfg.babysit.overfit
     lines = []
-    verdict = overfit_tiny(module.net, module.criterion, dm, o.examples, o.epochs, o.lr, o.target_acc, o.print_every,
+    verdict = overfit_tiny(probe, o.examples, o.epochs, o.lr, o.target_acc, o.max_final_cost, o.print_every,
                            echo=lines.append)
     assert verdict.status == PASS, verdict.message
     assert verdict.numbers["final_train_acc"] == 1.0 and verdict.numbers["examples"] == 20
@@ -73,24 +77,25 @@ def test_overfit_tiny_reaches_train_acc_one(cfg_factory, data, model):
 
 
 def test_tiny_subset_holds_every_class(cfg_factory):
-    _, dm, _ = built(cfg_factory, "data=digits")
-    y = dm.splits["train"][1]
-    assert len(torch.unique(y[tiny_subset(y, 20)])) == 10
+    _, probe = built(cfg_factory, "data=digits")
+    y = probe.dm.labels("train")
+    assert len(torch.unique(y[balanced_order(y, 20)])) == 10
+    assert len(torch.unique(probe.examples(20)[1])) == 10
 
 
 def test_tiny_lr_barely_moves_and_huge_lr_explodes(cfg_factory):
-    cfg, dm, module = built(cfg_factory, "data=faces", "optimizer=sgd")
-    low = loss_trace(module.net, module.criterion, module.reg, module.optimizer_factory, dm, 1e-6, 20)
+    cfg, probe = built(cfg_factory, "data=faces", "optimizer=sgd")
+    low = loss_trace(probe, 1e-6, 20)
     v = check_too_low(low, 1e-6, 0.01)
     assert v.status == PASS and "too low" in v.message and abs(v.numbers["relative_change"]) < 0.01
-    high = loss_trace(module.net, module.criterion, module.reg, module.optimizer_factory, dm, 1e6, 20)
+    high = loss_trace(probe, 1e6, 20)
     v = check_too_high(high, 1e6, 3.0)
     assert v.status == PASS and "too high" in v.message and v.numbers["exploded_at_step"] <= 2
 
 
 def test_a_moderate_lr_is_not_called_too_low_or_too_high(cfg_factory):
-    _, dm, module = built(cfg_factory, "data=faces", "optimizer=sgd")
-    trace = loss_trace(module.net, module.criterion, module.reg, module.optimizer_factory, dm, 0.01, 20)
+    _, probe = built(cfg_factory, "data=faces", "optimizer=sgd")
+    trace = loss_trace(probe, 0.01, 20)
     assert check_too_low(trace, 0.01, 0.01).status == WARN
     assert check_too_high(trace, 0.01, 3.0).status == WARN
 
@@ -128,7 +133,6 @@ def test_preflight_does_not_change_the_training_numbers(cfg_factory):
 
 
 def test_switching_checks_off(cfg_factory):
-    cfg, dm, module = built(cfg_factory, "data=faces", "babysit.overfit.enabled=false",
-                            "babysit.range_test.enabled=false")
-    verdicts = run_preflight(cfg.babysit, module, dm, cfg.optimizer.lr)
+    cfg, probe = built(cfg_factory, "data=faces", "babysit.overfit.enabled=false", "babysit.range_test.enabled=false")
+    verdicts = run_preflight(settings(cfg.babysit), probe, cfg.optimizer.lr)
     assert {v.check for v in verdicts} == {"initial_loss", "reg_up", "lr_too_low", "lr_too_high"}

@@ -36,6 +36,7 @@ class Classifier(pl.LightningModule):
         self.reg = regularizer or Regularizer()
         self.meta, self.transfer = meta, transfer
         self.frozen_norms = frozen_norms(net)
+        self.num_classes = num_classes
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc = self.train_acc.clone()
         self.test_acc = self.train_acc.clone()

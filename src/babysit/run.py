@@ -1,5 +1,6 @@
 """One training run: build everything from the config, fit, test, write the summary."""
 
+import contextlib
 import logging
 import sys
 import time
@@ -13,14 +14,16 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from babysit.callbacks import Babysitter
 from babysit.checkpoint import describe
 from babysit.config import check_config, flat_hparams
 from babysit.cross_validation import run_cross_validation
+from babysit.errors import BabysitError, find_user_error
 from babysit.evaluate import evaluate
 from babysit.module import Classifier
-from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
 from babysit.report import write_report_safely
+from babysit.run_files import PREDICTIONS, RESOLVED_CONFIG
 from babysit.summary import RunSummary
 from babysit.transfer import apply_transfer
 from babysit.verdict import worst
@@ -34,7 +37,8 @@ def build(cfg: DictConfig, fold: int | None = None):
     cv = cfg.get("cv") or {}
     dm = instantiate(cfg.data, cv_fold=fold, cv_folds=cv.get("folds", 0), cv_seed=cv.get("seed", 0))
     dm.setup("fit")
-    net = instantiate(cfg.model)
+    model_cfg = model_config(cfg, dm)
+    net = build_model(model_cfg)
     transfer = None
     if cfg.get("transfer") and cfg.transfer.checkpoint:
         t = cfg.transfer
@@ -43,12 +47,11 @@ def build(cfg: DictConfig, fold: int | None = None):
         net=net,
         criterion=instantiate(cfg.loss),
         optimizer=instantiate(cfg.optimizer),
-        num_classes=cfg.data.num_classes,
+        num_classes=dm.num_classes,
         scheduler=instantiate(cfg.scheduler, _convert_="all"),
         regularizer=Regularizer(**OmegaConf.to_container(cfg.reg, resolve=True)),
         channels_last=cfg.get("channels_last", False),
-        meta=describe(OmegaConf.to_container(cfg.model, resolve=True), dm.classes, dm.in_shape,
-                      dm.normalizer.as_dict(), dm.name),
+        meta=describe(model_cfg, dm.classes, dm.in_shape, dm.normalizer.as_dict(), dm.name),
         transfer=transfer,
     )
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
@@ -61,6 +64,43 @@ def build(cfg: DictConfig, fold: int | None = None):
         # that comes with them) costs time and changes no result.
         torch.utils.deterministic.fill_uninitialized_memory = False
     return dm, module, trainer
+
+
+def model_config(cfg: DictConfig, dm) -> dict:
+    """The model's config, with what the data knows (classes, input shape) where it says null."""
+    if OmegaConf.is_missing(cfg.model, "_target_"):
+        raise BabysitError("model._target_ is not set: model=custom builds your own network, e.g. "
+                           "model._target_=mypkg.nets.MyNet")
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if "num_classes" in model and model["num_classes"] is None:
+        model["num_classes"] = dm.num_classes
+    if "in_shape" in model and any(v is None for v in model["in_shape"] or [None]):
+        model["in_shape"] = list(dm.in_shape)
+    return model
+
+
+def build_model(model: dict):
+    """The network of `model` (a config with _target_); a model of the user's own that cannot be
+    imported or built gets one line."""
+    from hydra.errors import InstantiationException
+
+    target = model.get("_target_")
+    try:
+        return instantiate(model)
+    except InstantiationException as e:
+        if find_user_error(e) is not None:
+            raise
+        cause = e
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if "Error locating target" in str(e):
+            raise BabysitError(f"model._target_={target} cannot be imported ({type(cause).__name__}: {cause}): give "
+                               "a module path Python can import from the folder you run in (e.g. mypkg.nets.MyNet)"
+                               ) from e
+        if isinstance(cause, TypeError):
+            raise BabysitError(f"model._target_={target} could not be built ({cause}): it is called with in_shape, "
+                               "num_classes and the other model.* keys (add its own with +model.<name>=…)") from e
+        raise
 
 
 NOISE = (
@@ -93,9 +133,21 @@ def quiet_lightning() -> None:
 
 def run(cfg: DictConfig) -> float | None:
     """Train (one model, or one per fold under cv.folds ≥ 2) and return cfg.optimized_metric."""
-    if (cfg.get("cv") or {}).get("folds"):
-        return run_cross_validation(cfg, run_one)
-    return run_one(cfg)
+    with console_to_file(Path(cfg.paths.output_dir) / "console.log" if cfg.get("console_log") else None):
+        if (cfg.get("cv") or {}).get("folds") and not cfg.get("preflight_only"):
+            return run_cross_validation(cfg, run_one)
+        return run_one(cfg)
+
+
+@contextlib.contextmanager
+def console_to_file(path: Path | None):
+    """Everything the run prints goes to `path` (when given) instead of the console."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield
 
 
 def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
@@ -118,13 +170,13 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         hparams=hparams,
         transfer=module.transfer.as_dict() if module.transfer is not None else None,
     )
-    if cfg.babysit.preflight:
-        bcfg = cfg.babysit
-        if module.transfer is not None and not module.transfer.new_head:
-            # a trained output layer does not start at ln C: that check is for fresh heads
-            bcfg = OmegaConf.merge(bcfg, {"initial_loss": {"enabled": False}})
-        checks = run_preflight(bcfg, module, dm, cfg.optimizer.lr)
-        summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]})
+    (out / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    babysitter = babysitter_of(trainer)
+    if babysitter is not None:
+        babysitter.preflight_listeners.append(
+            lambda checks: summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]}))
+    if cfg.get("preflight_only"):
+        return preflight_only(cfg, module, dm, babysitter, summary, started, out)
     try:
         trainer.fit(module, datamodule=dm)
     except BaseException as e:
@@ -135,7 +187,7 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         write_report_safely(cfg, out)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    final, ckpt = final_metrics(trainer, module, dm)
+    final, ckpt = final_metrics(trainer, module, dm, out)
     watched = monitoring(trainer)
     status = "exploded" if watched["exploded"] else "interrupted" if trainer.interrupted else "finished"
     summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
@@ -143,18 +195,34 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
                    **watched)
     log_hparams(trainer, hparams, final)
     report = write_report_safely(cfg, out)
-    _print_result(status, final, out, report)
+    _print_result(status, final, out, report, imbalance(summary.data))
     return final.get(cfg.optimized_metric)
 
 
-def final_metrics(trainer: pl.Trainer, module, dm) -> tuple[dict, str]:
+def preflight_only(cfg: DictConfig, module, dm, babysitter: Babysitter | None, summary: RunSummary, started: float,
+                   out: Path) -> None:
+    """The preflight of the run's model and data, no training: verdicts in summary.json and the report."""
+    from babysit.preflight.classifier_probe import ClassifierProbe
+
+    if babysitter is None:
+        raise BabysitError("preflight_only=true needs the Babysitter callback (it is in callbacks=default)")
+    checks = babysitter.run_preflight_on(ClassifierProbe(module, dm), out)
+    summary.update(status="finished", kind="preflight", epochs_run=0, wall_time_s=time.time() - started)
+    report = write_report_safely(cfg, out)
+    print(f"Preflight: {worst(checks)} — run dir {out}", flush=True)
+    if report is not None:
+        print(f"Report: {report}", flush=True)
+
+
+def final_metrics(trainer: pl.Trainer, module, dm, out: Path) -> tuple[dict, str]:
     """Test, train and val metrics of the checkpoint chosen by val accuracy (or of the last
-    weights when there is none), on unaugmented data."""
+    weights when there is none), on unaugmented data; the test predictions go to the run dir."""
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     final = {}
     if dm.sizes().get("test"):
         tested = trainer.test(module, datamodule=dm, ckpt_path=ckpt or None, verbose=False)
         final.update({k: float(v) for k, v in tested[0].items()})
+        final["test/balanced_acc"] = evaluate(module, dm, "test", keep=out / PREDICTIONS)["test/balanced_acc"]
     for split in ("train", "val"):
         final.update(evaluate(module, dm, split))
     return final, ckpt
@@ -171,16 +239,16 @@ def early_stopping(trainer: pl.Trainer) -> dict | None:
             "best": float(stop.best_score)}
 
 
+def babysitter_of(trainer: pl.Trainer) -> Babysitter | None:
+    return next((cb for cb in trainer.callbacks if isinstance(cb, Babysitter)), None)
+
+
 def monitoring(trainer: pl.Trainer) -> dict:
     """The monitors' verdicts and whether the cost exploded, for summary.json."""
-    verdicts = [v for cb in trainer.callbacks for v in getattr(cb, "verdicts", [])]
-    stop = next((cb for cb in trainer.callbacks if getattr(cb, "exploded", False)), None)
-    explosion = {"reason": stop.reason, "step": stop.step, "epoch": stop.epoch} if stop else None
-    return {
-        "exploded": stop is not None,
-        "explosion": explosion,
-        "monitors": {"status": worst(verdicts), "verdicts": [v.as_dict() for v in verdicts]},
-    }
+    babysitter = babysitter_of(trainer)
+    if babysitter is None:  # ~callbacks.babysitter
+        return {"exploded": False, "explosion": None, "monitors": {"status": worst([]), "verdicts": []}}
+    return babysitter.watched()
 
 
 def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
@@ -193,8 +261,19 @@ def log_hparams(trainer: pl.Trainer, hparams: dict, final: dict) -> None:
         logger.finalize("success")
 
 
-def _print_result(status: str, final: dict, out: Path, report: Path | None) -> None:
+def imbalance(summary: dict) -> dict | None:
+    """The class-balance verdict's numbers when the classes are imbalanced (accuracy flatters then)."""
+    check = next((c for c in (summary.get("preflight") or {}).get("checks", []) if c["check"] == "class_balance"), None)
+    return check["numbers"] if check is not None and check["status"] != "PASS" else None
+
+
+def _print_result(status: str, final: dict, out: Path, report: Path | None, skew: dict | None) -> None:
     parts = [f"{k} {final[k]:.4f}" for k in ("train/acc", "val/acc", "test/acc") if k in final]
+    if skew is not None:  # imbalanced classes: the accuracy a constant guess gets, and the balanced one
+        base = skew["majority_baseline"]
+        parts.append(f"(majority baseline {base.get('test', base['train']):.4f}"
+                     + (f", balanced test/acc {final['test/balanced_acc']:.4f})" if "test/balanced_acc" in final
+                        else ")"))
     print(f"{status.capitalize()}: {', '.join(parts)} — run dir {out}", flush=True)
     if report is not None:
         print(f"Report: {report}", flush=True)

@@ -6,7 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-COLOURS = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
+INFO = "INFO"  # a reading that informs; nothing is wrong
+COLOURS = {PASS: "green", INFO: "cyan", WARN: "yellow", FAIL: "bold red"}
+SEVERITY = {INFO: 0, PASS: 0, WARN: 1, FAIL: 2}
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -14,9 +16,9 @@ console = Console(highlight=False, soft_wrap=True)
 @dataclass
 class Verdict:
     check: str  # e.g. "initial_loss", "update_ratio"
-    status: str  # PASS | WARN | FAIL
+    status: str  # PASS | INFO | WARN | FAIL
     message: str  # one line with the numbers, e.g. "initial loss 0.6934 vs ln(2) = 0.6931 (reg off)"
-    advice: str = ""  # one line: what to do (WARN / FAIL)
+    advice: str = ""  # one line: what to do (WARN / FAIL), or what would help (INFO)
     numbers: dict = field(default_factory=dict)
     epoch: int | None = None  # when a monitor fired
     step: int | None = None
@@ -41,6 +43,6 @@ def show(verdict: Verdict) -> None:
 
 
 def worst(verdicts: list[Verdict]) -> str:
-    """The most severe status among `verdicts` (PASS when there are none)."""
-    order = {PASS: 0, WARN: 1, FAIL: 2}
-    return max((v.status for v in verdicts), key=order.__getitem__, default=PASS)
+    """The most severe status among `verdicts`: PASS when there are none, or only PASS and INFO."""
+    status = max((v.status for v in verdicts), key=SEVERITY.__getitem__, default=PASS)
+    return PASS if status == INFO else status

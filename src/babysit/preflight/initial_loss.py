@@ -1,38 +1,36 @@
 """Protocol steps 3 and 4: the loss at init is ≈ ln C with reg off, and rises with reg up."""
 
-import math
-
 import torch
-import torch.nn as nn
 
-from babysit.preflight.probe import fresh_copy, train_batches
+from babysit.preflight.probe import Probe
 from babysit.regularization import Regularizer
 from babysit.verdict import FAIL, PASS, WARN, Verdict
 
 
-def expected_initial_loss(criterion: nn.Module, num_classes: int) -> tuple[float, str]:
-    """The loss of a network whose scores are all ≈ 0, and how to say it."""
-    if isinstance(criterion, nn.MultiMarginLoss):
-        value = (num_classes - 1) / num_classes * criterion.margin
-        return value, f"(C−1)/C·margin = {value:.4f}"
-    value = math.log(num_classes)
-    return value, f"ln({num_classes}) = {value:.4f}"
-
-
 @torch.no_grad()
-def initial_losses(net, criterion, dm, batches: int, reg_up: float) -> tuple[float, float]:
-    """(data loss with reg off, cost with reg.l2 = reg_up) at init, averaged over batches."""
-    probe = fresh_copy(net)
-    penalty = float(Regularizer(l2=reg_up).penalty(probe)) if reg_up else 0.0
-    losses = [float(criterion(probe(x), y)) for x, y in train_batches(dm, batches)]
+def initial_losses(probe: Probe, batches: int, reg_up: float) -> tuple[float, float]:
+    """(data loss with reg off, the same plus ½·reg_up·‖W‖²) at init, averaged over batches."""
+    model = probe.fresh()
+    penalty = float(Regularizer(l2=reg_up).penalty(model)) if reg_up else 0.0
+    losses = [float(probe.loss(model, b)) for b in probe.train_batches(batches)]
     loss = sum(losses) / len(losses)
     return loss, loss + penalty
 
 
-def check_initial_loss(loss: float, criterion, num_classes: int, rel_tolerance: float) -> Verdict:
-    expected, label = expected_initial_loss(criterion, num_classes)
+def check_initial_loss(loss: float, expected: tuple[float, str], num_classes: int, rel_tolerance: float,
+                       batch_size: int = 0) -> Verdict:
+    expected, label = expected
     rel = abs(loss - expected) / expected
     status = PASS if rel <= rel_tolerance else WARN if rel <= 3 * rel_tolerance else FAIL
+    if status != PASS and batch_size > 1 and abs(loss / (expected * batch_size) - 1) <= 3 * rel_tolerance:
+        return Verdict(
+            "initial_loss", FAIL,
+            f"initial loss {loss:.4f} ≈ batch size {batch_size} × {label} (reg off): the loss is summed over the "
+            "batch, not averaged",
+            advice="use the mean over the batch (reduction='mean'): a summed loss scales the gradients, and so the "
+                   "learning rate, with the batch size",
+            numbers={"loss": loss, "expected": expected, "relative_error": rel, "num_classes": num_classes,
+                     "batch_size": batch_size})
     return Verdict(
         "initial_loss",
         status,
@@ -53,5 +51,6 @@ def check_reg_up(loss: float, cost_up: float, reg_up: float) -> Verdict:
         PASS if rose else FAIL,
         f"reg.l2={reg_up:g} {'raises' if rose else 'does not raise'} the initial loss: {loss:.4f} → {cost_up:.4f}",
         advice="the regulariser does not reach the cost: check reg.l2 and that the model has weight matrices",
-        numbers={"loss_reg_off": loss, "loss_reg_up": cost_up, "reg_up": reg_up},
+        numbers={"loss_reg_off": loss, "loss_reg_up": cost_up, "reg_up": reg_up,
+                 "weights_sq": 2 * (cost_up - loss) / reg_up if reg_up else None},  # Σw² of the trainable weights
     )

@@ -2,18 +2,18 @@
 
 import torch
 
-from babysit.preflight.probe import fresh_copy, is_bad, train_batches
+from babysit.preflight.probe import Probe, is_bad
 from babysit.verdict import PASS, WARN, Verdict
 
 
-def loss_trace(net, criterion, reg, optimizer_factory, dm, lr: float, steps: int) -> list[float]:
+def loss_trace(probe: Probe, lr: float, steps: int) -> list[float]:
     """Costs of `steps` optimiser steps at `lr` on one fixed batch, plus the cost after them."""
-    probe = fresh_copy(net)
-    optimizer = optimizer_factory(params=probe.parameters(), lr=lr)
-    x, y = next(train_batches(dm, 1))
+    model = probe.fresh()
+    optimizer = probe.optimizer(model, lr)
+    batch = probe.first_batch()
     costs = []
     for _ in range(steps):
-        cost = criterion(probe(x), y) + reg.penalty(probe)
+        cost = probe.cost(model, batch)
         costs.append(float(cost.detach()))
         if is_bad(costs[-1]):
             break
@@ -22,7 +22,7 @@ def loss_trace(net, criterion, reg, optimizer_factory, dm, lr: float, steps: int
         optimizer.step()
     else:
         with torch.no_grad():
-            costs.append(float(criterion(probe(x), y) + reg.penalty(probe)))
+            costs.append(float(probe.cost(model, batch)))
     return costs
 
 

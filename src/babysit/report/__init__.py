@@ -6,14 +6,19 @@ from pathlib import Path
 
 from babysit.report.render import write_report
 
-__all__ = ["write_report", "write_report_safely"]
+__all__ = ["write_report", "write_report_safely", "write_report_safely_to"]
 
 
 def write_report_safely(cfg, out: Path, build: Callable[[Path], Path] = write_report) -> Path | None:
-    """`build(out)` unless babysit.report=false; a report that cannot be drawn must not hide the
-    run's own outcome, so its failure is one line naming the command that retries it."""
+    """`build(out)` unless babysit.report=false."""
     if not cfg.babysit.get("report", True):
         return None
+    return write_report_safely_to(out, build)
+
+
+def write_report_safely_to(out: Path, build: Callable[[Path], Path] = write_report) -> Path | None:
+    """A report that cannot be drawn must not hide the run's own outcome: its failure is one line
+    naming the command that retries it."""
     try:
         return build(out)
     except Exception as e:  # noqa: BLE001

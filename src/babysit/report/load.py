@@ -34,12 +34,17 @@ class RunData:
         return (self.summary.get("monitors") or {}).get("verdicts", [])
 
 
+# a babysit run's files, and what the Babysitter callback writes into a Lightning project's log dir
+FILES = (("summary.json", "metrics.csv"), ("babysit.json", "babysit_metrics.csv"))
+
+
 def load_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        raise BabysitError(f"{run_dir} holds no summary.json: give the directory of a babysit run")
-    summary = json.loads(path.read_text())
-    csv = run_dir / "metrics.csv"
+    found = next(((s, m) for s, m in FILES if (run_dir / s).is_file()), None)
+    if found is None:
+        raise BabysitError(f"{run_dir} holds no summary.json or babysit.json: give the directory of a babysit run "
+                           "or the log dir of a fit with the Babysitter callback")
+    summary = json.loads((run_dir / found[0]).read_text())
+    csv = run_dir / found[1]
     metrics = pd.read_csv(csv) if csv.is_file() and csv.stat().st_size else pd.DataFrame()
     return RunData(run_dir, summary, metrics)

@@ -22,7 +22,8 @@ def figure(title: str, ncols: int = 1, width: float = 6.4):
 
 def save(fig, path: Path, tight: bool = False) -> Path:
     """tight: crop to what was drawn, including legends placed outside the axes."""
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path

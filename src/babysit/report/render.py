@@ -7,9 +7,10 @@ from pathlib import Path
 
 import markdown
 
-from babysit.report import preflight_figures, training_figures
+from babysit.report import data_figures, preflight_figures, training_figures
 from babysit.report.advice import next_steps
 from babysit.report.load import RunData, load_run
+from babysit.run_files import RESOLVED_CONFIG
 from babysit.transfer import describe_transfer
 
 CSS = """
@@ -21,7 +22,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 code, pre { background: #f6f6f6; }
 pre { padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .PASS { color: #1a7f37; font-weight: bold; } .WARN { color: #9a6700; font-weight: bold; }
-.FAIL { color: #cf222e; font-weight: bold; }
+.FAIL { color: #cf222e; font-weight: bold; } .INFO { color: #0969da; }
 """
 
 
@@ -39,18 +40,24 @@ def _header(run: RunData) -> list[str]:
     hp = s.get("hparams", {})
     title = f"# Babysitting report: {model.get('name', '?')} on {data.get('name', '?')}"
     result = ", ".join(f"{k} {_fmt(final[k])}" for k in ("train/acc", "val/acc", "test/acc") if k in final)
+    if not result and s.get("last_epoch"):  # a fit the Babysitter watched: no test of its own
+        last = s["last_epoch"]
+        result = "last epoch: " + ", ".join(f"{k} {_fmt(v)}" for k, v in last.items() if k.endswith(("acc", "loss")))
+    wall = f" in {s['wall_time_s']:.1f} s" if isinstance(s.get("wall_time_s"), (int, float)) else ""
+    seed = f" · seed {s['seed']}" if s.get("seed") is not None else ""
     lines = [title, "",
-             f"**Status: {s.get('status', '?')}** after {s.get('epochs_run', '?')} epoch(s) in "
-             f"{s.get('wall_time_s', 0):.1f} s — {result or 'no final metrics'}", "",
-             f"Command: `{s.get('command', '')}` · seed {s.get('seed')} · run dir `{run.run_dir}`", "",
+             f"**Status: {s.get('status', '?')}** after {s.get('epochs_run', '?')} epoch(s){wall} — "
+             f"{result or 'no final metrics'}", "",
+             f"Command: `{s.get('command', '')}`{seed} · run dir `{run.run_dir}`", "",
              "| setting | value |", "|---|---|"]
+    shape = f", input {data['in_shape']}" if data.get("in_shape") else ""
     rows = [
-        ("data", f"{data.get('name')}: classes {data.get('classes')}, input {data.get('in_shape')}, "
-                 f"split {data.get('sizes')}"),
+        ("data", f"{data.get('name')}: classes {data.get('classes')}{shape}, split {data.get('sizes')}"),
         ("normalisation", (data.get("normalize") or {}).get("mode")),
         ("model", f"{model.get('name')}, {model.get('parameters')} parameters"),
         ("optimizer", f"{hp.get('optimizer/_target_', '?')}, lr {hp.get('optimizer/lr')}"),
-        ("regularisation", f"l2 {hp.get('reg/l2')}, l1 {hp.get('reg/l1')}, max-norm {hp.get('reg/max_norm')}"),
+        ("regularisation", f"l2 {hp.get('reg/l2')}, l1 {hp.get('reg/l1')}, max-norm {hp.get('reg/max_norm')}"
+         if "reg/l2" in hp else None),
         ("loss", hp.get("loss/_target_")),
         ("batch size / epochs", f"{hp.get('data/batch_size')} / {hp.get('trainer/max_epochs')}"),
         ("best checkpoint", s.get("best_checkpoint")),
@@ -66,13 +73,24 @@ def _header(run: RunData) -> list[str]:
         when = f"stopped at epoch {stop['stopped_epoch']}" if stop["stopped"] else "did not trigger"
         rows.append(("early stopping", f"{when} ({stop['monitor']}, patience {stop['patience']}, "
                                        f"min delta {stop['min_delta']:g}, best {_fmt(stop['best'])})"))
-    lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in rows if v is not None]
     if final:
-        lines += ["", "| split | accuracy | loss |", "|---|---|---|"]
+        baseline = _majority_baseline(s)
+        lines += ["", "| split | accuracy | balanced accuracy | majority baseline | loss |", "|---|---|---|---|---|"]
         for split in ("train", "val", "test"):
             if f"{split}/acc" in final:
-                lines.append(f"| {split} | {_fmt(final[f'{split}/acc'])} | {_fmt(final.get(f'{split}/loss', ''))} |")
+                cells = [final[f"{split}/acc"], final.get(f"{split}/balanced_acc", "–"), baseline.get(split, "–"),
+                         final.get(f"{split}/loss", "")]
+                lines.append(f"| {split} | " + " | ".join(_fmt(c) for c in cells) + " |")
     return lines
+
+
+def _majority_baseline(summary: dict) -> dict:
+    """The accuracy of always answering the largest class, per split (the class-balance check's numbers)."""
+    for check in (summary.get("preflight") or {}).get("checks", []):
+        if check["check"] == "class_balance":
+            return check["numbers"].get("majority_baseline", {})
+    return {}
 
 
 def _verdict_table(verdicts: list[dict], with_epoch: bool) -> list[str]:
@@ -100,15 +118,23 @@ def build_markdown(run: RunData) -> str:
         lines += _figures([f(run, figures) for f in preflight_figures.ALL], run.run_dir)
     else:
         lines.append("The preflight did not run (babysit.preflight=false).")
+    lines += _figures([f(run, figures) for f in data_figures.DATA], run.run_dir)
     lines += ["", "## Training", ""]
     drawn = _figures([f(run, figures) for f in training_figures.ALL], run.run_dir)
     lines += drawn or ["No training metrics were logged."]
+    evaluation = _figures([f(run, figures) for f in data_figures.EVALUATION], run.run_dir)
+    if evaluation:
+        lines += ["", "## Test evaluation", "", "The checkpoint chosen by val accuracy, on the test split; the "
+                  "mistakes it made with the highest probability, each captioned with the predicted class, its "
+                  "probability and the true class.", ""]
+        lines += evaluation
     lines += ["", "## Monitoring verdicts", ""]
     monitors = run.monitor_verdicts()
     lines += _verdict_table(monitors, with_epoch=True) if monitors else ["No monitor gave a verdict."]
     lines += ["", "## What to try next", ""] + [f"- {step}" for step in next_steps(run.summary)]
-    config = run.run_dir / ".hydra" / "config.yaml"
-    if config.is_file():
+    config = next((p for p in (run.run_dir / RESOLVED_CONFIG, run.run_dir / ".hydra" / "config.yaml") if p.is_file()),
+                  None)
+    if config is not None:
         lines += ["", "## Resolved config", "", "```yaml", config.read_text().rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
@@ -124,7 +150,7 @@ def to_html(md: str, run_dir: Path, title: str) -> str:
         return f'{match.group(1)}data:image/png;base64,{data}"'
 
     body = re.sub(r'(<img [^>]*src=")([^"]+)"', embed, body)
-    body = re.sub(r"<td>(PASS|WARN|FAIL)</td>", r'<td class="\1">\1</td>', body)
+    body = re.sub(r"<td>(PASS|INFO|WARN|FAIL)</td>", r'<td class="\1">\1</td>', body)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
 

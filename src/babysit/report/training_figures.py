@@ -97,7 +97,7 @@ def dead_units(run: RunData, out: Path) -> Path | None:
     fig, (ax,) = figure("Dead units per activation layer (zero on a whole batch)")
     if not _per_layer(run, "babysit/dead_units/", ax, log=False):
         return discard(fig)
-    threshold = run.summary.get("hparams", {}).get("babysit/monitors/dead_fraction", 0.5)
+    threshold = run.summary.get("hparams", {}).get("babysit/monitors/dead_units/threshold", 0.5)
     ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label=f"warning above {threshold:g}")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("fraction of units")
