@@ -1,0 +1,1 @@
+"""The bug zoo: classic training bugs planted in models, data and settings, and healthy references."""
