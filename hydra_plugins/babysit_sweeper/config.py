@@ -10,8 +10,9 @@ from hydra.core.config_store import ConfigStore
 class StageConf:
     name: str = "coarse"
     trials: int = 20
-    epochs: int = 3
+    epochs: Any = None  # None: planned from the preflight (the steps the overfit check needed)
     sampler: str = "random"  # random | tpe
+    overrides: list[str] = field(default_factory=list)  # for this stage's trials only
 
 
 @dataclass
@@ -30,6 +31,13 @@ class CoarseToFineSweeperConf:
                                                              "n_warmup_steps": 1})
     epochs_key: str = "trainer.max_epochs"
     batch_size: int = 1
+    # what the search takes from the preflight (conf/hparams_search/coarse_to_fine.yaml explains each)
+    plan: dict[str, Any] = field(default_factory=lambda: {
+        "widen": 3.0, "reg": {"decades": 4, "top_share": 1.0}, "budget": {"factor": 4, "min_epochs": 3},
+        "small_val": {"examples": 200, "folds": 3}})
+    pipeline: dict[str, Any] = field(default_factory=lambda: {
+        "preflight": True, "final": False, "baseline": False, "final_epochs": None})
+    verbose: bool = False  # True: every trial's own output (epoch lines, verdicts) on the console too
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="coarse_to_fine", node=CoarseToFineSweeperConf,

@@ -1,5 +1,8 @@
-"""Hydra glue for the coarse-to-fine search: launches each trial as a Hydra job."""
+"""Hydra glue for the coarse-to-fine search and the autopilot: every trial and every step of the
+pipeline (preflight, final, baseline) is a Hydra job."""
 
+import json
+import sys
 from pathlib import Path
 
 import optuna
@@ -8,10 +11,13 @@ from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
+from babysit.errors import BabysitError
 from babysit.search.coarse_to_fine import CoarseToFine, SearchSettings, Stage
 from babysit.search.outputs import write_outputs
+from babysit.search.pipeline import Pipeline, PipelineSettings, PreflightFailed
 from babysit.search.storage import storage_url
 from babysit.search.trial_result import read_result
+from babysit.verdict import console
 from hydra_plugins.babysit_sweeper.config import CoarseToFineSweeperConf  # noqa: F401  (registers the config)
 
 
@@ -28,6 +34,17 @@ class CoarseToFineSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]):
+        try:
+            return self._sweep(arguments)
+        except PreflightFailed as e:
+            console.print(f"[bold red]Stopped[/bold red]: {e}", markup=True, highlight=False)
+            sys.exit(1)
+        except BabysitError as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    def _sweep(self, arguments: list[str]):
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the search prints its own line per trial
         sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         s = OmegaConf.to_container(OmegaConf.create(self.settings), resolve=True)
@@ -40,9 +57,14 @@ class CoarseToFineSweeper(Sweeper):
             metric_name=str(self.config.get("optimized_metric", "val/acc")).replace("/", " "),
         )
         search = CoarseToFine(settings)
+        if storage.startswith("sqlite:///"):
+            console.print(f"Watch the study live: optuna-dashboard {storage}  (pip install -e '.[dashboard]')",
+                          markup=False)
+        quiet = [] if s["verbose"] else ["console_log=true"]
+        base = list(arguments)  # with hparams_search=…: the jobs need the search's config too
 
         def launch(jobs: list[list[str]], first_index: int):
-            returns = self.launcher.launch(jobs, initial_job_idx=first_index)
+            returns = self.launcher.launch([job + quiet for job in jobs], initial_job_idx=first_index)
             results = []
             for ret in returns:
                 run_dir = ret.hydra_cfg.hydra.runtime.output_dir if ret.hydra_cfg else None
@@ -51,8 +73,25 @@ class CoarseToFineSweeper(Sweeper):
                 results.append(read_result(run_dir, value, error))
             return results
 
+        def launch_one(overrides: list[str], name: str) -> dict:
+            (ret,) = self.launcher.launch([overrides + quiet + [f"hydra.sweep.subdir={name}"]], initial_job_idx=0)
+            if ret.status == JobStatus.FAILED:
+                raise BabysitError(f"the {name} job failed ({type(ret._return_value).__name__}: {ret._return_value}): "
+                                   f"see {sweep_dir / name}")
+            summary = sweep_dir / name / "summary.json"
+            return json.loads(summary.read_text()) if summary.is_file() else {}
+
         def trial_overrides(study: optuna.Study, trial_id: int) -> list[str]:
             return [f"trial.study={study.study_name}", f"trial.storage='{storage}'", f"trial.id={trial_id}"]
 
-        study = search.run(list(arguments), launch, trial_overrides)
-        return write_outputs(study, search, sweep_dir, arguments)
+        p = s["pipeline"]
+        pipeline = Pipeline(search, PipelineSettings(plan=s["plan"], final=p["final"], baseline=p["baseline"],
+                                                     final_epochs=p["final_epochs"], preflight=p["preflight"]),
+                            sweep_dir, base, int(self.config.trainer.max_epochs), launch_one)
+        study = pipeline.run(launch, trial_overrides)
+        result = write_outputs(study, search, sweep_dir, arguments)
+        if p["final"] or p["baseline"]:
+            from babysit.report.autopilot import write_autopilot_report
+
+            console.print(f"Autopilot report: {write_autopilot_report(sweep_dir)}")
+        return result

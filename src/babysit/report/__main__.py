@@ -1,6 +1,7 @@
 """python -m babysit.report <dir>: (re)build the report of a run directory (finished or not),
-of a search's sweep directory (it holds search.json), or the comparison report of an
-experiment's sweep directory (ablation, norm_init_study)."""
+of a search's sweep directory (it holds search.json; an autopilot's also gets its write-up), or the
+comparison report of an experiment's sweep directory (ablation, norm_init_study).
+python -m babysit.report --compare <run dir> <run dir> …: runs side by side."""
 
 import json
 import sys
@@ -13,6 +14,7 @@ from babysit.report.cross_validation import write_cv_report
 from babysit.report.norm_init import write_norm_init_report
 from babysit.report.sweep import write_sweep_report
 from babysit.report.variants import experiment_of
+from babysit.search.pipeline import STATE
 
 
 def _kind(run_dir: Path) -> str | None:
@@ -23,12 +25,27 @@ def _kind(run_dir: Path) -> str | None:
 
 
 def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--compare":
+        from babysit.report.compare import write_compare_report
+
+        for d in argv[1:]:
+            if not Path(d).is_dir():
+                fail(f"{d} is not a directory: give run directories under outputs/")
+        print(f"report: {report_user_errors(lambda: write_compare_report(argv[1:]))}")
+        return
     if len(argv) != 1:
-        fail("usage: python -m babysit.report <run_dir | sweep_dir>")
+        fail("usage: python -m babysit.report <run_dir | sweep_dir>, or --compare <run_dir> <run_dir> …")
     target = Path(argv[0])
     if not target.is_dir():
         fail(f"{target} is not a directory: give a run or sweep directory under outputs/")
-    if (target / "search.json").is_file():
+    if (target / STATE).is_file() and any(s in json.loads((target / STATE).read_text()).get("steps", {})
+                                          for s in ("final", "baseline")):
+        from babysit.report.autopilot import write_autopilot_report
+
+        if (target / "search.json").is_file():
+            write_sweep_report(target)
+        build = write_autopilot_report
+    elif (target / "search.json").is_file():
         build = write_sweep_report
     elif _kind(target) == "cv":
         build = write_cv_report

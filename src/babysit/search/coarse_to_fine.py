@@ -11,6 +11,8 @@ import optuna
 from optuna.trial import TrialState
 
 from babysit.errors import BabysitError
+from babysit.search.plan import given
+from babysit.search.progress import SearchProgress
 from babysit.search.space import Param, narrow
 from babysit.search.storage import open_storage
 from babysit.search.trial_result import TrialResult
@@ -25,8 +27,9 @@ Launch = Callable[[list[list[str]], int], Sequence[TrialResult]]
 class Stage:
     name: str
     trials: int
-    epochs: int
+    epochs: int | None  # None: planned from what the preflight measured (search/plan.py)
     sampler: str = "random"  # random | tpe
+    overrides: list[str] = field(default_factory=list)  # for this stage's trials only (e.g. cv.folds=3)
 
 
 @dataclass
@@ -44,6 +47,10 @@ class SearchSettings:
     epochs_key: str = "trainer.max_epochs"
     batch_size: int = 1  # trials launched together (the launcher's parallelism)
     metric_name: str = "val acc"
+
+    @property
+    def params_flat(self) -> dict[str, dict]:
+        return flatten_params(self.params)
 
 
 def make_pruner(spec: dict) -> optuna.pruners.BasePruner:
@@ -93,6 +100,13 @@ def flatten_params(tree: dict, prefix: str = "") -> dict[str, dict]:
     return out
 
 
+def best_value(study: optuna.Study) -> float | None:
+    done = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not done:
+        return None
+    return max(done) if study.direction == optuna.study.StudyDirection.MAXIMIZE else min(done)
+
+
 def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -110,8 +124,16 @@ class CoarseToFine:
         self.s = settings
         if not settings.stages:
             raise BabysitError("hydra.sweeper.stages is empty: give at least one stage")
-        self.params = [Param.from_config(name, spec) for name, spec in flatten_params(settings.params).items()]
+        for stage in settings.stages:
+            make_sampler(stage.sampler, 0)  # an unknown sampler is one line now, not after the first stage
+        flat = settings.params_flat
+        # ranges left open (low/high null) are planned from the preflight's measurements (search/plan.py)
+        self.params = [Param.from_config(n, s) for n, s in flat.items()] if all(map(given, flat.values())) else None
         self.warnings: list[dict] = []
+
+    @staticmethod
+    def describe(name: str, spec: dict) -> str:
+        return Param.from_config(name, spec).describe()
 
     def open_study(self) -> optuna.Study:
         study = optuna.create_study(study_name=self.s.study_name, storage=open_storage(self.s.storage),
@@ -142,6 +164,8 @@ class CoarseToFine:
         if key in study.user_attrs:
             return [Param.from_config(name, spec) for name, spec in study.user_attrs[key].items()]
         if index == 0:
+            if self.params is None:
+                raise BabysitError("the search ranges are not set: give hydra.sweeper.params.<key>.low and high")
             ranges = self.params
         else:
             ranges = self._narrowed(study, index)
@@ -171,29 +195,45 @@ class CoarseToFine:
     def run(self, base_overrides: list[str], launch: Launch, trial_overrides: Callable[[optuna.Study, int], list[str]]):
         study = self.open_study()
         total = sum(st.trials for st in self.s.stages)
-        for index, stage in enumerate(self.s.stages):
-            ranges = self.ranges_for(study, index)
-            done = len(self.stage_trials(study, stage))
-            console.print(f"[bold]Stage {stage.name}[/bold]: {stage.trials} trials × {stage.epochs} epochs, "
-                          f"{stage.sampler} sampler; " + "; ".join(p.describe() for p in ranges)
-                          + (f" — {done} already done" if done else ""))
-            study.sampler = make_sampler(stage.sampler, self.s.seed + index)
-            while done < stage.trials:
-                n = min(self.s.batch_size, stage.trials - done)
-                trials = [study.ask({p.name: p.distribution() for p in ranges}) for _ in range(n)]
-                for t in trials:
-                    t.set_user_attr("stage", stage.name)
-                    t.set_user_attr("owner", owner())
-                jobs = [base_overrides + [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
-                                          for k, v in t.params.items()]
-                        + [f"{self.s.epochs_key}={stage.epochs}", f"trial.pruner={pruner_override(self.s.pruner)}"]
-                        + trial_overrides(study, t._trial_id)
-                        for t in trials]
-                results = launch(jobs, trials[0].number)
-                for t, r in zip(trials, results, strict=True):
-                    self._tell(study, t, r, stage, total)
-                done = len(self.stage_trials(study, stage))  # other workers may share the study
+        progress = SearchProgress(total, sum(len(self.stage_trials(study, st)) for st in self.s.stages),
+                                  self.s.metric_name)
+        try:
+            for index, stage in enumerate(self.s.stages):
+                self._run_stage(study, index, stage, base_overrides, launch, trial_overrides, progress, total)
+        finally:
+            progress.stop()
         return study
+
+    def _run_stage(self, study, index: int, stage: Stage, base_overrides, launch, trial_overrides, progress,
+                   total: int) -> None:
+        if not isinstance(stage.epochs, int) or isinstance(stage.epochs, bool) or stage.epochs < 1:
+            raise BabysitError(f"stage {stage.name} has epochs={stage.epochs!r}: give a whole number ≥ 1 "
+                               f"(hydra.sweeper.stages), or null to plan it from the preflight")
+        ranges = self.ranges_for(study, index)
+        done = len(self.stage_trials(study, stage))
+        extra = f" with {' '.join(stage.overrides)}" if stage.overrides else ""
+        console.print(f"[bold]Stage {stage.name}[/bold]: {stage.trials} trials × {stage.epochs} epochs{extra}, "
+                      f"{stage.sampler} sampler; " + "; ".join(p.describe() for p in ranges)
+                      + (f" — {done} already done" if done else ""))
+        study.sampler = make_sampler(stage.sampler, self.s.seed + index)
+        while done < stage.trials:
+            n = min(self.s.batch_size, stage.trials - done)
+            trials = [study.ask({p.name: p.distribution() for p in ranges}) for _ in range(n)]
+            for t in trials:
+                t.set_user_attr("stage", stage.name)
+                t.set_user_attr("owner", owner())
+            jobs = [base_overrides + [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                                      for k, v in t.params.items()]
+                    + [f"{self.s.epochs_key}={stage.epochs}", f"trial.pruner={pruner_override(self.s.pruner)}"]
+                    + stage.overrides + trial_overrides(study, t._trial_id)
+                    for t in trials]
+            results = launch(jobs, trials[0].number)
+            for t, r in zip(trials, results, strict=True):
+                self._tell(study, t, r, stage, total)
+            done = len(self.stage_trials(study, stage))  # other workers may share the study
+            finished = sum(len(self.stage_trials(study, st)) for st in self.s.stages)
+            best = best_value(study)
+            progress.update(stage.name, finished, best)
 
     def _tell(self, study, trial, result: TrialResult, stage: Stage, total: int) -> None:
         trial.set_user_attr("epochs", result.epochs)

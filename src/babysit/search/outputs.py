@@ -59,10 +59,12 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
     }
     if best is not None:
         stage = stages.get(best.user_attrs.get("stage"))
-        overrides = [a for a in arguments if not a.startswith("hparams_search=")]
-        overrides += [f"{k}={v}" for k, v in best.params.items()]
+        own = [f"{k}={v}" for k, v in best.params.items()]
         if stage is not None:
-            overrides.append(f"{search.s.epochs_key}={stage.epochs}")
+            own += [f"{search.s.epochs_key}={stage.epochs}", *stage.overrides]
+        keys = {o.split("=", 1)[0] for o in own}
+        overrides = [a for a in arguments if not a.startswith("hparams_search=") and a.split("=", 1)[0] not in keys]
+        overrides += own
         (sweep_dir / "best.yaml").write_text(yaml.safe_dump(
             {"value": best.value, "trial": best.number, "stage": best.user_attrs.get("stage"),
              "params": best.params, "overrides": overrides, "command": "python train.py " + " ".join(overrides),

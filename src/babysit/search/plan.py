@@ -6,6 +6,8 @@ and whether the validation split is large enough to tell trials apart."""
 import math
 from dataclasses import dataclass, field
 
+from babysit.errors import BabysitError
+
 LR, REG = "optimizer.lr", "reg.l2"
 
 
@@ -40,7 +42,8 @@ def lr_range(summary: dict, configured: dict | None, widen: float) -> tuple[dict
             f"range test: the loss falls from {n['low']:.1e} to {n['high']:.1e}, widened ×{widen:g} on each side", None)
 
 
-def reg_range(summary: dict, configured: dict | None, decades: float, top_share: float) -> tuple[dict | None, str, str | None]:
+def reg_range(summary: dict, configured: dict | None, decades: float,
+              top_share: float) -> tuple[dict | None, str, str | None]:
     """(range, where it came from, warning) for reg.l2: its top is where ½·l2·Σw² at init equals
     `top_share` × the data loss at init; it reaches `decades` below."""
     check = _check(summary, "reg_up")
@@ -79,30 +82,50 @@ def trial_epochs(summary: dict, factor: float, min_epochs: int, final_epochs: in
 def scoring(summary: dict, examples: int, folds: int) -> tuple[int, str]:
     """(cv folds, why): a validation split smaller than `examples` cannot tell close trials apart."""
     n = ((summary.get("data") or {}).get("sizes") or {}).get("val", 0)
+    counts = (((_check(summary, "class_balance") or {}).get("numbers") or {}).get("counts") or {})
+    pooled = [a + b for a, b in zip(counts.get("train", []), counts.get("val", []), strict=False)]
+    if folds >= 2 and n < examples and pooled and folds > min(pooled):
+        raise BabysitError(f"hydra.sweeper.small_val.folds={folds} is larger than the smallest class ({min(pooled)} "
+                           f"examples in train+val): use {max(2, min(pooled))} or fewer")
     if folds >= 2 and n < examples:
         return folds, (f"the val split holds {n} examples (< {examples}): one example is {1 / max(n, 1):.3f} of "
                        f"accuracy, so fine trials are scored by {folds}-fold cross-validation on train + val")
     return 0, f"the val split holds {n} examples: fine trials are scored on it"
 
 
+def given(spec: dict | None) -> bool:
+    """Both bounds given in the config: they win over any measurement."""
+    return spec is not None and (spec.get("type") == "choice" or (spec.get("low") is not None
+                                                                   and spec.get("high") is not None))
+
+
+def fallback(spec: dict | None) -> dict | None:
+    """The range a measured parameter falls back to (`fallback: [low, high]` in its config)."""
+    if spec is None or not spec.get("fallback"):
+        return None
+    low, high = spec["fallback"]
+    return {"type": spec.get("type", "log"), "low": low, "high": high}
+
+
 def make_plan(summary: dict, configured: dict[str, dict], settings: dict, stages: list[str], final_epochs: int) -> Plan:
     """The ranges (measured unless a config key gives both bounds), the stages' epochs and the scoring.
     `settings`: the sweeper's plan settings (widen, reg, budget, small_val)."""
-    params, sources, warnings = dict(configured), {}, []
-    measured = {LR: lr_range(summary, configured.get(LR), settings["widen"]),
-                REG: reg_range(summary, configured.get(REG), settings["reg"]["decades"], settings["reg"]["top_share"])}
-    for key, (found, source, warning) in measured.items():
-        given = configured.get(key) or {}
-        if given.get("low") is not None and given.get("high") is not None:
-            sources[key] = "configured"
+    params = {k: v for k, v in configured.items() if given(v)}
+    sources, warnings = dict.fromkeys(params, "configured"), []
+    measured = {LR: lambda spec: lr_range(summary, fallback(spec), settings["widen"]),
+                REG: lambda spec: reg_range(summary, fallback(spec), settings["reg"]["decades"],
+                                            settings["reg"]["top_share"])}
+    for key, spec in configured.items():
+        if given(spec):
             continue
+        if key not in measured:
+            raise BabysitError(f"search param {key}: give low and high (only {LR} and {REG} are measured)")
+        found, source, warning = measured[key](spec)
         if found is None:
-            continue
-        params[key], sources[key] = found, source
+            raise BabysitError(f"search param {key}: nothing measured it and it has no fallback: give low and high")
+        params[key], sources[key] = {**found, "type": spec.get("type", found["type"])}, source
         if warning:
             warnings.append(warning)
-    for key in params:
-        sources.setdefault(key, "configured")
     coarse, fine, how = trial_epochs(summary, settings["budget"]["factor"], settings["budget"]["min_epochs"],
                                      final_epochs)
     folds, why = scoring(summary, settings["small_val"]["examples"], settings["small_val"]["folds"])

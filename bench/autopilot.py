@@ -1,0 +1,117 @@
+"""The autopilot against what a user would do instead: (a) the default configuration trained at the same
+final budget (the autopilot's own baseline step), (b) Optuna's TPE sampler with the Hyperband pruner over the
+lecture's ranges (lr 10**U(-6, -3), reg 10**U(-5, 5)), its trials at the final budget, until it has spent
+as many epochs as the autopilot did. Each dataset × seed runs in fresh processes; the medians over the seeds
+are printed per dataset: final test accuracy of each and the epochs spent.
+
+    python bench/autopilot.py [--seeds 0 1 2] [--cases faces/lenet5 digits/fc3 digits/lenet5]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LECTURE = {"optimizer.lr": (1e-6, 1e-3), "reg.l2": (1e-5, 1e5)}
+
+
+def autopilot(data: str, model: str, seed: int, out: Path) -> dict:
+    sweep = out / "autopilot"
+    subprocess.run([sys.executable, "train.py", "-m", "hparams_search=autopilot", f"data={data}", f"model={model}",
+                    f"seed={seed}", f"hydra.sweep.dir={sweep}"], cwd=ROOT, check=True, capture_output=True)
+    state = json.loads((sweep / "pipeline.json").read_text())["steps"]
+    trials = sum(int(r["epochs"] or 0) for r in _rows(sweep / "trials.csv"))
+    return {"autopilot": state["final"]["final"]["test/acc"], "default": state["baseline"]["final"]["test/acc"],
+            "epochs": trials + int(state["final"]["epochs_run"] or 0), "final_epochs": state["final"]["epochs_run"]}
+
+
+def _rows(path: Path) -> list[dict]:
+    import csv
+
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+TPE_LOOP = r"""
+import json, sys, optuna
+sys.path.insert(0, {root!r})
+from tests.conftest import make_cfg
+from babysit.run import run
+from pathlib import Path
+
+data, model, seed, budget, epochs, out = {data!r}, {model!r}, {seed}, {budget}, {epochs}, Path({out!r})
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+storage = f"sqlite:///{{out / 'tpe.db'}}"
+study = optuna.create_study(study_name="tpe", storage=storage, direction="maximize",
+                            sampler=optuna.samplers.TPESampler(seed=seed),
+                            pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs))
+space = {{k: optuna.distributions.FloatDistribution(lo, hi, log=True) for k, (lo, hi) in {ranges!r}.items()}}
+spent, results = 0, {{}}
+while spent < budget:
+    trial = study.ask(space)
+    run_dir = out / f"trial_{{trial.number}}"
+    cfg = make_cfg([f"data={{data}}", f"model={{model}}", f"seed={{seed}}", f"trainer.max_epochs={{epochs}}",
+                    "babysit.preflight=false", "babysit.report=false", "console_log=true",
+                    f"trial.study=tpe", f"trial.storage='{{storage}}'", f"trial.id={{trial._trial_id}}",
+                    "trial.pruner={{type:hyperband,min_resource:1}}",
+                    *[f"{{k}}={{v}}" for k, v in trial.params.items()]], run_dir)
+    try:
+        value = run(cfg)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        spent += int(summary.get("epochs_run") or 0)
+        if value is None or summary.get("exploded"):
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, value)
+            results[trial.number] = summary["final"]["test/acc"]
+    except optuna.TrialPruned:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        spent += int(summary.get("epochs_run") or 0)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+best = study.best_trial
+print(json.dumps({{"tpe": results[best.number], "epochs": spent, "trials": len(study.trials)}}))
+"""
+
+
+def tpe_hyperband(data: str, model: str, seed: int, budget: int, epochs: int, out: Path) -> dict:
+    code = TPE_LOOP.format(root=str(ROOT), data=data, model=model, seed=seed, budget=budget, epochs=epochs,
+                           out=str(out / "tpe"), ranges=LECTURE)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cases", nargs="+", default=["faces/lenet5", "digits/fc3", "digits/lenet5"])
+    args = parser.parse_args()
+    table = {}
+    for case in args.cases:
+        data, model = case.split("/")
+        rows = []
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory(prefix="babysit-autopilot-") as tmp:
+                a = autopilot(data, model, seed, Path(tmp))
+                t = tpe_hyperband(data, model, seed, a["epochs"], a["final_epochs"], Path(tmp))
+            rows.append({**a, "tpe": t["tpe"], "tpe_epochs": t["epochs"], "tpe_trials": t["trials"], "seed": seed})
+            print(f"{case} seed {seed}: autopilot {a['autopilot']:.4f}, default {a['default']:.4f}, "
+                  f"TPE+Hyperband {t['tpe']:.4f} ({a['epochs']} vs {t['epochs']} epochs)", flush=True)
+        table[case] = rows
+    print("\nmedian test accuracy over seeds " + " ".join(map(str, args.seeds)))
+    print(f"{'case':<16} {'autopilot':>10} {'default':>10} {'TPE+HB':>10} {'epochs (autopilot / TPE)':>26}")
+    for case, rows in table.items():
+        med = {k: statistics.median(r[k] for r in rows)
+               for k in ("autopilot", "default", "tpe", "epochs", "tpe_epochs")}
+        print(f"{case:<16} {med['autopilot']:>10.4f} {med['default']:>10.4f} {med['tpe']:>10.4f} "
+              f"{med['epochs']:>12.0f} / {med['tpe_epochs']:<12.0f}")
+    out = ROOT / "outputs" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "autopilot.json").write_text(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main()
