@@ -73,7 +73,7 @@ def main():
     logging.getLogger("optuna").setLevel(logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = [f"data={args.data}", f"model={args.model}", "optimizer=sgd", "babysit.preflight=false",
-            "~callbacks.checkpoint", "logger=csv"]
+            "babysit.report=false", "babysit.test=false", "~callbacks.checkpoint", "logger=csv"]
     root = Path(tmpdir())
     with contextlib.redirect_stdout(io.StringIO()):
         random_rows = search("random", [Stage("random", args.random_trials, args.epochs)], {"type": "none"},

@@ -80,6 +80,7 @@ class Babysitter(CallbackGroup):
         members = [self.readings, progress, self.epoch_line, *self.monitors.values()]
         super().__init__([m for m in members if m is not None])
         self.preflight: list[Verdict] = []
+        self.preflight_seconds = 0.0
         self.preflight_listeners: list = []  # called with the preflight's verdicts as soon as they exist
         self.num_classes: int | None = self.options.num_classes
         self.rows: list[dict] = []  # every monitor scalar and epoch metric, for babysit_metrics.csv
@@ -130,7 +131,9 @@ class Babysitter(CallbackGroup):
         """The preflight on `probe`, with this babysitter's options; the monitors learn what it measured."""
         from babysit.preflight import run_preflight
 
+        started = time.perf_counter()
         self.preflight = run_preflight(self.options, probe, probe.configured_lr(), out_dir)
+        self.preflight_seconds = time.perf_counter() - started
         self.num_classes = self.num_classes or probe.num_classes
         self.in_shape = list(probe.fmt.inputs(probe.first_batch()).shape[1:])
         gap = self.monitors.get("train_val_gap")

@@ -331,6 +331,11 @@ def test_scalars_and_histograms_reach_tensorboard(cfg_factory):
     assert [s.step for s in ratios] == cb["UpdateRatio"].steps
     assert [s.value for s in ratios] == pytest.approx(cb["UpdateRatio"].history["layers.fc1"], rel=1e-6)
     assert len(events.Scalars("babysit/gap")) == 2
+    logged = pd.read_csv(Path(cfg.paths.output_dir) / "metrics.csv")
+    for tag in ("train/loss", "val/acc", "train/loss_step"):  # Lightning's, the module's, one event per call
+        csv = logged[["step", tag]].dropna()
+        assert [s.step for s in events.Scalars(tag)] == csv["step"].tolist()
+        assert [s.value for s in events.Scalars(tag)] == pytest.approx(csv[tag].tolist(), rel=1e-6)
 
 
 def test_monitors_resume_with_their_history(tmp_path):

@@ -61,11 +61,24 @@ def test_run_report_has_every_section_and_figure(finished_run):
         assert section in page.headings
     names = {img["alt"] for img in page.images}
     assert {"preflight_initial_loss", "preflight_overfit", "preflight_lr_range", "preflight_lr_bounds", "train_cost",
-            "train_accuracy", "train_update_ratio", "train_norms", "train_dead_units", "train_lr"} <= names
+            "train_accuracy", "train_update_ratio", "train_norms", "train_dead_units"} <= names
+    assert "train_lr" not in names  # no schedule: the header's lr says it all
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)  # self-contained
     md = (finished_run / "report.md").read_text()
     assert all((finished_run / "figures" / f"{n}.png").is_file() for n in names)
     assert "figures/train_accuracy.png" in md
+
+
+def test_the_learning_rate_is_drawn_when_a_schedule_changes_it(tmp_path):
+    import pandas as pd
+
+    from babysit.report.load import RunData
+    from babysit.report.training_figures import learning_rate
+
+    steps = pd.DataFrame({"step": [0, 10, 20], "lr-SGD": [0.1, 0.097, 0.094]})
+    assert learning_rate(RunData(tmp_path, {}, steps), tmp_path).is_file()
+    constant = steps.assign(**{"lr-SGD": 0.1})
+    assert learning_rate(RunData(tmp_path, {}, constant), tmp_path / "constant") is None
 
 
 def test_report_numbers_are_the_summary_numbers(finished_run):

@@ -1,4 +1,5 @@
 import csv
+import json
 import math
 import os
 import subprocess
@@ -88,6 +89,27 @@ def test_a_small_sweep_runs_coarse_then_fine_around_the_coarse_best(tmp_path):
     assert any(o.startswith("optimizer.lr=") for o in chosen["overrides"])
     for fig in ("optimizer_lr.png", "reg_l2.png", "history.png"):
         assert (tmp_path / "t" / "figures" / fig).stat().st_size > 10_000
+    assert_trials_skip_their_reports_and_rebuild_in_full(tmp_path / "t", table, chosen)
+
+
+def assert_trials_skip_their_reports_and_rebuild_in_full(sweep_dir: Path, table: list[dict], chosen: dict):
+    """The sweep writes the best trial's report once, at the end, and links it; any other trial's
+    report builds later from its directory, as complete as a run's own."""
+    from babysit.report.__main__ import main as report_main
+
+    best_dir = Path(chosen["run_dir"])
+    assert (best_dir / "report.html").is_file()
+    assert os.path.relpath(best_dir / "report.html", sweep_dir) in (sweep_dir / "sweep_report.md").read_text()
+    others = [Path(r["run_dir"]) for r in table if r["run_dir"] and Path(r["run_dir"]) != best_dir]
+    assert others and not any((d / "report.html").exists() for d in others)
+    others = [Path(r["run_dir"]) for r in table if r["state"] == "COMPLETE" and Path(r["run_dir"]) != best_dir]
+    summary = json.loads((others[0] / "summary.json").read_text())
+    assert "fit" in summary["timings"] and not any(k.startswith("test/") for k in summary.get("final", {}))
+    report_main([str(others[0])])
+    text = (others[0] / "report.md").read_text()
+    assert "## Training" in text and "## Monitoring verdicts" in text
+    assert {"train_cost.png", "train_accuracy.png", "train_update_ratio.png"} <= {
+        p.name for p in (others[0] / "figures").glob("*.png")}
 
 
 def test_an_exploding_trial_is_pruned_and_the_sweep_goes_on(tmp_path):

@@ -27,6 +27,18 @@ def test_same_seed_same_numbers_other_seed_other_numbers(cfg_factory):
     assert a["train/loss"] != c["train/loss"]
 
 
+def test_skipping_the_test_pass_leaves_the_chosen_checkpoints_metrics_as_they_were(cfg_factory):
+    # at this lr the first epoch validates best, so the chosen checkpoint is not the last weights
+    args = (*FAST, "optimizer=sgd", "optimizer.lr=0.5", "babysit.preflight=false", "babysit.report=false")
+    tested_cfg = cfg_factory(*args, out="tested")
+    tested = final_of(tested_cfg)
+    untested = final_of(cfg_factory(*args, "babysit.test=false", out="untested"))
+    summary = json.loads(Path(tested_cfg.paths.output_dir, "summary.json").read_text())
+    assert summary["best_checkpoint"].endswith("best-epoch000.ckpt") and summary["epochs_run"] == 2
+    assert "test/acc" in tested and not any(k.startswith("test/") for k in untested)
+    assert untested == {k: v for k, v in tested.items() if not k.startswith("test/")}
+
+
 def test_cost_is_data_loss_plus_half_l2_of_weights_only():
     net = FC3((1, 4, 4), 3, hidden=(5, 5))
     reg = Regularizer(l2=0.3, l1=0.1)

@@ -5,19 +5,12 @@ import json
 import sys
 from pathlib import Path
 
-import optuna
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
 from babysit.errors import BabysitError
-from babysit.search.coarse_to_fine import CoarseToFine, SearchSettings, Stage
-from babysit.search.outputs import write_outputs
-from babysit.search.pipeline import Pipeline, PipelineSettings, PreflightFailed
-from babysit.search.storage import storage_url
-from babysit.search.trial_result import read_result
-from babysit.verdict import console
 from hydra_plugins.babysit_sweeper.config import CoarseToFineSweeperConf  # noqa: F401  (registers the config)
 
 
@@ -34,6 +27,9 @@ class CoarseToFineSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]):
+        from babysit.search.pipeline import PreflightFailed
+        from babysit.verdict import console
+
         try:
             return self._sweep(arguments)
         except PreflightFailed as e:
@@ -44,6 +40,19 @@ class CoarseToFineSweeper(Sweeper):
             sys.exit(2)
 
     def _sweep(self, arguments: list[str]):
+        # Hydra imports every plugin when it starts, for a single run too: the search's own imports
+        # (Optuna, the sweep's figures) wait until a sweep starts
+        import optuna
+
+        from babysit.heap import freeze_imports
+        from babysit.search.coarse_to_fine import CoarseToFine, SearchSettings, Stage
+        from babysit.search.outputs import write_outputs
+        from babysit.search.pipeline import Pipeline, PipelineSettings
+        from babysit.search.storage import storage_url
+        from babysit.search.trial_result import read_result
+        from babysit.verdict import console
+
+        freeze_imports()  # every trial runs in this process: full collections skip the imported objects
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the search prints its own line per trial
         sweep_dir = Path(self.config.hydra.sweep.dir).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +90,7 @@ class CoarseToFineSweeper(Sweeper):
             summary = sweep_dir / name / "summary.json"
             return json.loads(summary.read_text()) if summary.is_file() else {}
 
-        def trial_overrides(study: optuna.Study, trial_id: int) -> list[str]:
+        def trial_overrides(study, trial_id: int) -> list[str]:
             return [f"trial.study={study.study_name}", f"trial.storage='{storage}'", f"trial.id={trial_id}"]
 
         p = s["pipeline"]

@@ -5,10 +5,11 @@ from collections.abc import Callable
 import lightning.pytorch as pl
 import torch
 import torch.nn as nn
-from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from babysit.callbacks.loggers import MetricWriter
 from babysit.checkpoint import META_KEY
+from babysit.epoch_means import EpochMeans
 from babysit.regularization import Regularizer
 from babysit.transfer import Transfer, frozen_norms
 
@@ -37,10 +38,10 @@ class Classifier(pl.LightningModule):
         self.meta, self.transfer = meta, transfer
         self.frozen_norms = frozen_norms(net)
         self.num_classes = num_classes
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-        self.val_acc = self.train_acc.clone()
-        self.test_acc = self.train_acc.clone()
-        self.train_cost, self.train_data_loss = MeanMetric(), MeanMetric()
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.test_acc = self.val_acc.clone()
+        self.train_means = EpochMeans()
+        self.step_metrics = MetricWriter()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.nhwc:
@@ -56,31 +57,25 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self(x)
         cost, data_loss = self.cost(logits, y)
-        self.train_acc.update(logits.detach(), y)
-        self.train_cost.update(cost.detach(), len(y))
-        self.train_data_loss.update(data_loss.detach(), len(y))
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss_step", cost, on_step=True, on_epoch=False, batch_size=len(y))
+        self.train_means.update(cost, data_loss, logits, y)
+        every = self.trainer.log_every_n_steps
+        if every and (self.global_step + 1) % every == 0:
+            # straight to the loggers: self.log costs about a millisecond, more than a LeNet-5 step
+            step_loss = {"train/loss_step": float(cost.detach()), "epoch": self.current_epoch}
+            self.step_metrics.scalars(self.trainer, step_loss, self.global_step)
         if batch_idx + 1 == self.trainer.num_training_batches:
             self._log_train_epoch(len(y))
         return cost
 
     def _log_train_epoch(self, batch_size: int) -> None:
-        # Each self.log call costs about a millisecond on the CPU, more than a LeNet-5 step
-        # on a small batch: the epoch means are logged once, from the epoch's last batch, so
-        # that callbacks see them in on_train_epoch_end.
-        self.log_dict(
-            {
-                "train/loss": self.train_cost.compute(),
-                "train/data_loss": self.train_data_loss.compute(),
-                "train/acc": self.train_acc.compute(),
-            },
-            on_step=False,
-            on_epoch=True,
-            batch_size=batch_size,
-        )
-        for metric in (self.train_cost, self.train_data_loss, self.train_acc):
-            metric.reset()
+        # logged once, from the epoch's last batch, so that callbacks see the means in on_train_epoch_end
+        means = self.train_means.compute(lambda sums: self.trainer.strategy.reduce(sums, reduce_op="sum"))
+        self.log_dict(means, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.train_means.reset()
+        self.step_metrics.flush()
+
+    def on_train_end(self) -> None:
+        self.step_metrics.flush()  # a run stopped mid-epoch (explosion) never reached the epoch's last batch
 
     def on_train_epoch_start(self):
         for m in self.frozen_norms:  # Lightning puts every module in train mode each epoch

@@ -20,11 +20,13 @@ from babysit.config import check_config, flat_hparams
 from babysit.cross_validation import run_cross_validation
 from babysit.errors import BabysitError, find_user_error
 from babysit.evaluate import evaluate
+from babysit.heap import freeze_imports
 from babysit.module import Classifier
 from babysit.regularization import Regularizer
 from babysit.report import write_report_safely
 from babysit.run_files import PREDICTIONS, RESOLVED_CONFIG
 from babysit.summary import RunSummary
+from babysit.timings import PhaseTimer
 from babysit.transfer import apply_transfer
 from babysit.verdict import worst
 
@@ -32,6 +34,7 @@ from babysit.verdict import worst
 def build(cfg: DictConfig, fold: int | None = None):
     """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold)."""
     quiet_lightning()
+    freeze_imports()
     check_config(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     cv = cfg.get("cv") or {}
@@ -152,9 +155,11 @@ def console_to_file(path: Path | None):
 
 def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
     started = time.time()
+    timer = PhaseTimer()
     out = Path(cfg.paths.output_dir)
-    dm, module, trainer = build(cfg, fold)
-    hparams = flat_hparams(cfg)
+    with timer.phase("setup"):
+        dm, module, trainer = build(cfg, fold)
+        hparams = flat_hparams(cfg)
     if module.transfer is not None:
         print(module.transfer.line(), flush=True)
     summary = RunSummary(
@@ -176,53 +181,70 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         babysitter.preflight_listeners.append(
             lambda checks: summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]}))
     if cfg.get("preflight_only"):
-        return preflight_only(cfg, module, dm, babysitter, summary, started, out)
+        return preflight_only(cfg, module, dm, babysitter, summary, started, out, timer)
     try:
-        trainer.fit(module, datamodule=dm)
+        with timer.phase("fit"):
+            trainer.fit(module, datamodule=dm)
     except BaseException as e:
         status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
         started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
         summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch,
-                       wall_time_s=time.time() - started, reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
-        write_report_safely(cfg, out)
+                       wall_time_s=time.time() - started, reason=f"{type(e).__name__}: {e}", **monitoring(trainer),
+                       timings=timer.as_dict())
+        with timer.phase("report"):
+            write_report_safely(cfg, out)
+        summary.update(timings=timer.as_dict())
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    final, ckpt = final_metrics(trainer, module, dm, out)
+    with timer.phase("test"):
+        final, ckpt = final_metrics(trainer, module, dm, out, test=cfg.babysit.get("test", True))
+    if babysitter is not None:  # the preflight ran inside fit, at its start
+        timer.split("fit", "preflight", babysitter.preflight_seconds)
     watched = monitoring(trainer)
     status = "exploded" if watched["exploded"] else "interrupted" if trainer.interrupted else "finished"
     summary.update(status=status, epochs_run=trainer.current_epoch, best_checkpoint=ckpt or None, final=final,
                    last_epoch=last_epoch, wall_time_s=time.time() - started, early_stopping=early_stopping(trainer),
-                   **watched)
+                   **watched, timings=timer.as_dict())
     log_hparams(trainer, hparams, final)
-    report = write_report_safely(cfg, out)
+    with timer.phase("report"):
+        report = write_report_safely(cfg, out)
+    summary.update(timings=timer.as_dict(), wall_time_s=time.time() - started)
     _print_result(status, final, out, report, imbalance(summary.data))
+    print(timer.line(), flush=True)
     return final.get(cfg.optimized_metric)
 
 
 def preflight_only(cfg: DictConfig, module, dm, babysitter: Babysitter | None, summary: RunSummary, started: float,
-                   out: Path) -> None:
+                   out: Path, timer: PhaseTimer) -> None:
     """The preflight of the run's model and data, no training: verdicts in summary.json and the report."""
     from babysit.preflight.classifier_probe import ClassifierProbe
 
     if babysitter is None:
         raise BabysitError("preflight_only=true needs the Babysitter callback (it is in callbacks=default)")
-    checks = babysitter.run_preflight_on(ClassifierProbe(module, dm), out)
+    with timer.phase("preflight"):
+        checks = babysitter.run_preflight_on(ClassifierProbe(module, dm), out)
     summary.update(status="finished", kind="preflight", epochs_run=0, wall_time_s=time.time() - started)
-    report = write_report_safely(cfg, out)
+    with timer.phase("report"):
+        report = write_report_safely(cfg, out)
+    summary.update(timings=timer.as_dict())
     print(f"Preflight: {worst(checks)} — run dir {out}", flush=True)
     if report is not None:
         print(f"Report: {report}", flush=True)
 
 
-def final_metrics(trainer: pl.Trainer, module, dm, out: Path) -> tuple[dict, str]:
-    """Test, train and val metrics of the checkpoint chosen by val accuracy (or of the last
-    weights when there is none), on unaugmented data; the test predictions go to the run dir."""
+def final_metrics(trainer: pl.Trainer, module, dm, out: Path, test: bool = True) -> tuple[dict, str]:
+    """Test (unless `test` is false), train and val metrics of the checkpoint chosen by val accuracy
+    (or of the last weights when there is none), on unaugmented data; the test predictions go to the
+    run dir."""
     ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     final = {}
-    if dm.sizes().get("test"):
+    if test and dm.sizes().get("test"):
         tested = trainer.test(module, datamodule=dm, ckpt_path=ckpt or None, verbose=False)
         final.update({k: float(v) for k, v in tested[0].items()})
         final["test/balanced_acc"] = evaluate(module, dm, "test", keep=out / PREDICTIONS)["test/balanced_acc"]
+    elif ckpt:
+        state = torch.load(ckpt, map_location=module.device, weights_only=False)["state_dict"]
+        module.load_state_dict(state)  # the weights trainer.test would have loaded
     for split in ("train", "val"):
         final.update(evaluate(module, dm, split))
     return final, ckpt

@@ -4,6 +4,7 @@ hyper-parameter scatter plots, the edge warnings and the best configuration."""
 import csv
 import json
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -74,9 +75,33 @@ def build_sweep_markdown(sweep_dir: Path) -> str:
         if own:
             link = os.path.relpath(own[0], sweep_dir)
             lines += ["", f"The best trial's own report: [{link}]({link})"]
+        lines += ["", "Any other trial's report: `python -m babysit.report <run dir>` (run dirs in trials.csv)."]
     else:
         lines.append("No trial completed.")
     return "\n".join(lines) + "\n"
+
+
+def write_trial_report(run_dir: str | Path) -> Path | None:
+    """The report of one trial (its cross-validation report when it ran folds), unless it has one:
+    trials of a sweep skip theirs (babysit.report=false) and the sweep builds the best one's at the end.
+    A report that cannot be built is one line on stderr, not the end of the sweep's outputs."""
+    run_dir = Path(run_dir)
+    summary = run_dir / "summary.json"
+    if not summary.is_file() or any((run_dir / n).is_file() for n in ("report.html", "cv_report.html")):
+        return None
+    cv = json.loads(summary.read_text()).get("kind") == "cv"
+    try:
+        if cv:
+            from babysit.report.cross_validation import write_cv_report
+
+            return write_cv_report(run_dir)
+        from babysit.report.render import write_report
+
+        return write_report(run_dir)
+    except Exception as e:  # noqa: BLE001
+        print(f"report of {run_dir} not written ({type(e).__name__}: {e}); retry with: "
+              f"python -m babysit.report {run_dir}", file=sys.stderr)
+        return None
 
 
 def write_sweep_report(sweep_dir: str | Path) -> Path:

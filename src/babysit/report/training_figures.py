@@ -106,8 +106,10 @@ def dead_units(run: RunData, out: Path) -> Path | None:
 
 
 def learning_rate(run: RunData, out: Path) -> Path | None:
+    """The schedule; none for a constant learning rate (the header gives it): a flat line costs a
+    figure's drawing time and shows nothing."""
     columns = run.columns("lr-")
-    if not columns:
+    if not columns or all(run.series(c)[c].nunique() <= 1 for c in columns):
         return None
     fig, (ax,) = figure("Learning rate")
     for i, column in enumerate(columns):

@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from babysit.report.plotting import major_ticks_only_on_wide_log_axes  # noqa: E402
+
 MARKERS = {"COMPLETE": "o", "PRUNED": "x", "FAIL": "s"}
 
 
@@ -31,6 +33,7 @@ def plot_param_scatter(rows: list[dict], param, metric: str, path: Path) -> None
     ax.set_title(f"{metric} vs {param.name}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    major_ticks_only_on_wide_log_axes(ax)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

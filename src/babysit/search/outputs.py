@@ -80,7 +80,9 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
         if p.type != "choice":
             plot_param_scatter(rows, p, search.s.metric_name, figures / f"{p.name.replace('.', '_')}.png")
     plot_history(rows, search.s.metric_name, figures / "history.png", search.s.direction)
-    from babysit.report.sweep import write_sweep_report
+    from babysit.report.sweep import write_sweep_report, write_trial_report
 
+    if best is not None and best.user_attrs.get("run_dir"):
+        write_trial_report(best.user_attrs["run_dir"])
     console.print(f"Sweep report: {write_sweep_report(sweep_dir)}")
     return result

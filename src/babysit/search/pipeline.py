@@ -79,7 +79,8 @@ class Pipeline:
 
     def _preflight(self) -> dict:
         console.print("[bold]Preflight[/bold]: the babysitting checks once, before any trial")
-        summary = self.launch_one(self.base + ["preflight_only=true", "babysit.preflight=true"], "preflight")
+        summary = self.launch_one(self.base + ["preflight_only=true", "babysit.preflight=true",
+                                               "babysit.report=true"], "preflight")
         if not summary.get("preflight"):
             raise BabysitError(f"the preflight job wrote no verdicts ({summary.get('reason', 'no summary.json')})")
         checks = summary["preflight"]["checks"]
@@ -126,7 +127,7 @@ class Pipeline:
         what = "the best configuration" if params else "the default configuration (the baseline)"
         console.print(f"[bold]{name.capitalize()}[/bold]: {what} for {self.final_epochs} epochs, every monitor on, "
                       "tested once")
-        own = params + [f"trainer.max_epochs={self.final_epochs}", "babysit.report=true"]
+        own = params + [f"trainer.max_epochs={self.final_epochs}", "babysit.report=true", "babysit.test=true"]
         keys = {o.split("=", 1)[0] for o in own}
         overrides = [o for o in self.base if o.split("=", 1)[0] not in keys] + own
         summary = self.launch_one(overrides, name)
