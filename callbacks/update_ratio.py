@@ -99,8 +99,7 @@ class UpdateRatio(Monitor):
                 numbers=numbers, epoch=epoch, step=step,
             ))
             return
-        judged = {**low_side, **(high_side if settled else {})}
-        lo, hi = min(judged.values()), max(judged.values())
+        lo, hi = min(low_side.values()), max((high_side if settled else low_side).values())
         after = " and once settled" if settled else " (the run ended while it still fell)"
         self.record(trainer, Verdict(
             "update_ratio", PASS,
