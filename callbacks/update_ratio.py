@@ -20,12 +20,13 @@ class UpdateRatio(Monitor):
     cost still fell (a converged layer's updates shrink on purpose), "too high" on the steps after
     that (an output layer initialised small moves fast until its weights have grown; a run that
     never got past its learning phase is not judged on that side). A layer outside the band only
-    outside its judged phase is an INFO line."""
+    outside its judged phase is an INFO line. Far above the band (`high_while_learning`) is too high
+    in any phase: no layer grows into updates of that size."""
 
     def __init__(self, interval: int = 10, low: float = 1e-4, high: float = 1e-2, phase_done: float = 0.9,
-                 barely_changes: float = 0.01):
+                 barely_changes: float = 0.01, high_while_learning: float = 1e-1):
         super().__init__(interval=interval)
-        self.interval, self.low, self.high = interval, low, high
+        self.interval, self.low, self.high, self.high_learning = interval, low, high, high_while_learning
         self.phase_done, self.barely = phase_done, barely_changes
         self.history: dict[str, list[float]] = {}
         self.steps: list[int] = []
@@ -78,6 +79,9 @@ class UpdateRatio(Monitor):
             if not low_side[name] >= self.low:
                 problems.append(f"lr too low for layer {name}: median {low_side[name]:.1e} < {self.low:.0e} while "
                                 f"the cost fell ({when['learning']})")
+            elif low_side[name] > self.high_learning:
+                problems.append(f"lr too high for layer {name}: median {low_side[name]:.1e} > "
+                                f"{self.high_learning:.0e} while the cost fell ({when['learning']})")
             elif settled and high_side[name] > self.high:
                 problems.append(f"lr too high for layer {name}: median {high_side[name]:.1e} > {self.high:.0e} once "
                                 f"the weights settled ({when['settled']})")

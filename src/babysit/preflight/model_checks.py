@@ -67,10 +67,11 @@ def check_parameters_learn(probe: Probe, lr: float) -> Verdict:
     twins = [n for n, p in trainable.items() if _identical_rows(before[n]) and _identical_rows(p.detach())]
     numbers = {"trainable": len(trainable), "no_gradient": no_grad, "not_updated": still, "frozen": frozen,
                "identical_units": twins, "frozen_on_purpose": len(probe.frozen_on_purpose), "lr": lr}
-    if twins and not (no_grad or still):
+    if twins:  # the root cause; tensors without a gradient are its consequence (a constant output layer)
+        starved = f"; {len(no_grad)} trainable tensor(s) get no gradient ({_names(no_grad)})" if no_grad else ""
         return Verdict("parameters_learn", FAIL,
                        f"symmetric units: every unit of {_names(twins)} starts identical and is still identical "
-                       f"after a step, so they compute the same feature forever",
+                       f"after a step, so they compute the same feature forever{starved}",
                        advice="initialise the weights randomly (model.init=kaiming or xavier), not with a constant",
                        numbers=numbers)
     if no_grad or still:
