@@ -2,19 +2,19 @@
 
 from collections.abc import Callable
 
-import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
 from babysit.data.augment import BatchAugment
 from babysit.data.batches import TensorBatches
+from babysit.data.image_module import ImageDataModule
 from babysit.data.normalize import Normalizer
 from babysit.data.sources import Images
-from babysit.data.split import check_fractions, kfold, split_indices, split_off
+from babysit.data.split import kfold, split_indices, split_off
 from babysit.errors import BabysitError
 
 
-class InMemoryDataModule(pl.LightningDataModule):
+class InMemoryDataModule(ImageDataModule):
     """Loads a source once, resizes, splits (stratified, seeded), normalises with train
     statistics, and serves batches by slicing; augmentation runs batched on the device."""
 
@@ -38,28 +38,12 @@ class InMemoryDataModule(pl.LightningDataModule):
         cv_folds: int = 0,
         cv_seed: int = 0,
     ):
-        super().__init__()
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise BabysitError(f"data.batch_size={batch_size!r} must be a whole number above 0")
-        check_fractions(dict(split))
+        super().__init__(name, num_classes, channels, image_size, batch_size, split, split_seed, normalize, augment,
+                         hflip_ok, eval_batch_size)
         # data.root and data.download are read by the source's config (${data.root}); kept for the record
-        self.source, self.name, self.root, self.download = source, name, root, download
-        self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.split, self.split_seed = dict(split), split_seed
+        self.source, self.root, self.download = source, root, download
         self.cv_fold, self.cv_folds, self.cv_seed = cv_fold, cv_folds, cv_seed
-        self.normalize_mode = normalize
-        self.augment = augment if augment is not None and augment.active else None
-        if self.augment is not None and not hflip_ok:
-            self.augment.hflip = False
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.classes: list[str] = []
-        self.notes: dict = {}
-        self.normalizer: Normalizer | None = None
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.image_size, self.image_size)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -141,32 +125,12 @@ class InMemoryDataModule(pl.LightningDataModule):
     def sizes(self) -> dict[str, int]:
         return {k: len(v[1]) for k, v in self.splits.items()}
 
-    def prepare_batch(self, x: torch.Tensor, train: bool) -> torch.Tensor:
-        """Augment (training batches only), then normalise with the train statistics."""
-        if train and self.augment is not None:
-            x = self.augment(x)
-        return self.normalizer(x)
-
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        x, y = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.prepare_batch(x, training), y
-
     def batches(self, split: str, shuffle: bool = False, batch_size: int | None = None) -> TensorBatches:
         x, y = self.splits[split]
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         size = batch_size or (self.batch_size if shuffle else self.eval_batch_size)
         return TensorBatches(x, y, size, shuffle=shuffle, rank=rank, world_size=world)
-
-    def train_dataloader(self):
-        return self.batches("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self.batches("val")
-
-    def test_dataloader(self):
-        return self.batches("test")
 
 
 def check_counts(num_classes: int | None, channels: int | None, classes: list, found_channels: int,

@@ -5,16 +5,16 @@ streaming pass over the training images), batched per-sample augmentation and ba
 `InMemoryDataModule`; only the images stay on disk until a batch needs them.
 """
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from babysit.data.augment import BatchAugment
 from babysit.data.datamodule import check_counts
+from babysit.data.image_module import ImageDataModule
 from babysit.data.normalize import Normalizer
 from babysit.data.sources.folder import list_folder, load_image
-from babysit.data.split import check_fractions, split_indices
+from babysit.data.split import split_indices
 from babysit.errors import BabysitError
 
 
@@ -32,34 +32,19 @@ class FolderImages(Dataset):
         return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0), self.targets[i]
 
 
-class StreamingDataModule(pl.LightningDataModule):
+class StreamingDataModule(ImageDataModule):
     def __init__(self, root: str, name: str, num_classes: int | None, channels: int | None, image_size: int,
                  batch_size: int, split: dict, split_seed: int = 0, normalize: str = "meanstd",
                  augment: BatchAugment | None = None, hflip_ok: bool = True, eval_batch_size: int = 1024,
                  workers: int = 2, cv_fold: int | None = None, cv_folds: int = 0, cv_seed: int = 0, **unused):
-        super().__init__()
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise BabysitError(f"data.batch_size={batch_size!r} must be a whole number above 0")
+        super().__init__(name, num_classes, channels, image_size, batch_size, split, split_seed, normalize, augment,
+                         hflip_ok, eval_batch_size)
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
             raise BabysitError(f"data.workers={workers!r} must be a whole number ≥ 0 (0: load in the main process)")
-        check_fractions(dict(split))
-        self.root, self.name = root, name
-        self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
-        self.batch_size, self.eval_batch_size, self.workers = batch_size, eval_batch_size, workers
-        self.split, self.split_seed = dict(split), split_seed
+        self.root, self.workers = root, workers
         self.cv = (cv_fold, cv_folds, cv_seed) if cv_fold is not None else None
-        self.normalize_mode = normalize
-        self.augment = augment if augment is not None and augment.active else None
-        if self.augment is not None and not hflip_ok:
-            self.augment.hflip = False
         self.parts: dict[str, FolderImages] = {}
-        self.classes: list[str] = []
-        self.notes: dict = {"streamed": True}
-        self.normalizer: Normalizer | None = None
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.image_size, self.image_size)
+        self.notes = {"streamed": True}
 
     def setup(self, stage: str | None = None) -> None:
         if self.parts:
@@ -106,24 +91,5 @@ class StreamingDataModule(pl.LightningDataModule):
         images = [part[int(i)][0] for i in idx]
         return (torch.stack(images) if images else torch.empty(0, *self.in_shape)), part.targets[idx]
 
-    def prepare_batch(self, x: torch.Tensor, train: bool) -> torch.Tensor:
-        if train and self.augment is not None:
-            x = self.augment(x)
-        return self.normalizer(x)
-
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        x, y = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.prepare_batch(x, training), y
-
     def batches(self, split: str, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
         return self._loader(split, batch_size or (self.batch_size if shuffle else self.eval_batch_size), shuffle)
-
-    def train_dataloader(self):
-        return self.batches("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self.batches("val")
-
-    def test_dataloader(self):
-        return self.batches("test")
