@@ -7,7 +7,8 @@ Every case (bench/zoo/cases.py) runs through the normal command, `python train.p
 own process; its summary.json says which verdicts fired. Prints a table of every case and two
 figures' worth of numbers: the detection rate (bugs where a WARN/FAIL of a check that names the
 cause fired) and the false alarms (WARN/FAIL on the healthy references), and draws both to
-<out>/detection.png and <out>/false_alarms.png (results in <out>/results.json).
+<out>/detection.png and <out>/false_alarms.png. Each case's result goes into <out>/results.json as
+soon as it ends, and a re-run keeps the cases already there (`--fresh` runs them all again).
 """
 
 import argparse
@@ -16,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,14 +99,29 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="cases run at once (each with its share of the cores)")
     parser.add_argument("--only", default="", help="run the cases whose name or category contains this")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "bench" / "bug_zoo"))
+    parser.add_argument("--fresh", action="store_true", help="run again the cases already in <out>/results.json")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cases = [c for c in CASES if args.only in c.name or args.only in c.category]
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    saved = out / "results.json"
+    done = {} if args.fresh or not saved.is_file() else {r["name"]: r for r in json.loads(saved.read_text())}
+    lock = threading.Lock()
+
+    def one(case: Case) -> dict:
+        if case.name in done:
+            return done[case.name]
+        result = run_case(case, out, threads)
+        with lock:
+            done[case.name] = result
+            saved.write_text(json.dumps(list(done.values()), indent=2))
+            print(f"{len(done)} / {len(cases)} {case.name}: {', '.join(result['fired']) or 'quiet'} "
+                  f"({result['seconds']:.0f} s)", flush=True)
+        return result
+
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda c: run_case(c, out, threads), cases))
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+        results = list(pool.map(one, cases))
     table(results)
     bugs = [r for r in results if not r["healthy"]]
     healthy = [r for r in results if r["healthy"]]
