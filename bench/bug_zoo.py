@@ -84,7 +84,12 @@ def figures(results: list[dict], out: Path) -> None:
     plt.close(fig)
     healthy = [r for r in results if r["healthy"]]
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(healthy) + 1.2), dpi=110)
-    ax.barh([r["name"] for r in healthy], [len(r["fired"]) for r in healthy], color="tab:red")
+    counts = [len(r["fired"]) for r in healthy]
+    ax.barh([r["name"] for r in healthy], counts, color="tab:red")
+    for i, n in enumerate(counts):
+        ax.text(n + 0.05, i, str(n) if n else "0 (quiet)", va="center", fontsize=8)
+    ax.set_xlim(0, max([*counts, 1]) + 1)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.invert_yaxis()
     ax.set_xlabel("WARN / FAIL verdicts")
     ax.set_title(f"False alarms: {sum(bool(r['fired']) for r in healthy)} of {len(healthy)} healthy runs",
