@@ -97,3 +97,12 @@ def test_cfg_job_lists_the_config(tmp_path):
 def test_a_bad_value_writes_no_run_directory(tmp_path):
     _one_line_error(train("seed=-1", run_dir=tmp_path / "run"), "seed=-1")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_gpu_trainer_without_a_gpu_gets_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _one_line_error(train("trainer=gpu", run_dir=tmp_path / "run", timeout=120),
+                    "Lightning refuses the trainer settings: No supported gpu backend found!", "trainer=cpu")
