@@ -6,7 +6,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from babysit.schema import SPEC_FIELDS, Schema
-from tests.fuzz_cases import CONF, SWEEP, Folders, check_in_process, contexts, keys_of
+from tests.fuzz_cases import AUTOPILOT, CONF, SWEEP, Folders, check_in_process, contexts, keys_of
 
 TYPES = {"int", "float", "bool", "str", "path", "file", "dir", "list", "dict", "target", "key", "search_space", "any"}
 
@@ -124,6 +124,21 @@ def test_the_choices_are_those_the_code_accepts():
         ([*SWEEP, "hydra.sweeper.params.reg.l2.low=-1", "hydra.sweeper.params.reg.l2.type=uniform"],
          "error: hydra.sweeper.params.reg.l2.low=-1 would set reg.l2=-1, which must be a number ≥ 0"),
         ([*SWEEP, "hydra.sweeper.stages=[]"], "error: hydra.sweeper.stages=[] must be a non-empty list"),
+        ([*SWEEP, "hydra.sweeper.params.reg.l2.fallback=[1e-3,-1]"],
+         "error: hydra.sweeper.params.reg.l2.fallback=[0.001, -1] must be [low, high] with low below high"),
+        ([*SWEEP, "optimizer=sgd", "+hydra.sweeper.params.optimizer.momentum={type:uniform,low:0.5}"],
+         "error: hydra.sweeper.params.optimizer.momentum needs low and high (the preflight measures only "
+         "optimizer.lr and reg.l2)"),
+        ([*AUTOPILOT, "hydra.sweeper.pipeline.preflight=false"],
+         "error: hydra.sweeper.stages.0.epochs=null may be null only while hydra.sweeper.pipeline.preflight=true"),
+        ([*SWEEP, "hydra.sweeper.pipeline.preflight=false", "hydra.sweeper.stages.0.epochs=2",
+          "hydra.sweeper.stages.1.epochs=4"],
+         "error: hydra.sweeper.params.optimizer.lr.low and .high are measured by the preflight, which "
+         "hydra.sweeper.pipeline.preflight=false turns off: give both"),
+        (["data.num_classes=null"], "error: data.num_classes=null must be a whole number in [2, 100000]"),
+        (["data=folder", "data.root=/no/such/folder"], "error: data.root=/no/such/folder is not a folder"),
+        (["model=custom"], "error: model._target_ is not set: add model._target_=… to the command, "
+                           "e.g. model._target_=mypkg.nets.MyNet"),
         (["-m", "optimizer.lr=1e-3,0"], "error: optimizer.lr=0 must be a number above 0, e.g. optimizer.lr=1e-3"),
         (["optimizer.lr=1e-3,1e-2"], "error: optimizer.lr=1e-3,1e-2 gives several values: add -m to run one job"),
         (["hparams_search=random"], "error: hparams_search=random runs a sweep of several jobs: add -m"),
@@ -137,6 +152,12 @@ def test_a_bad_value_gets_one_line_naming_it(argv, line):
 
 
 @pytest.mark.parametrize("argv", [[], ["-m", "hparams_search=coarse_to_fine"], ["-m", "experiment=ablation"],
+                                  [*AUTOPILOT], ["data=folder", f"data.root={CONF}", "data.num_classes=null"],
+                                  ["model=custom", "model._target_=babysit.models.FC3"],
+                                  [*SWEEP, "hydra.sweeper.pipeline.preflight=false", "hydra.sweeper.stages.0.epochs=2",
+                                   "hydra.sweeper.stages.1.epochs=4", "hydra.sweeper.params.optimizer.lr.low=1e-4",
+                                   "hydra.sweeper.params.optimizer.lr.high=1e-2", "hydra.sweeper.params.reg.l2.low=0",
+                                   "hydra.sweeper.params.reg.l2.high=1e-3", "hydra.sweeper.params.reg.l2.type=uniform"],
                                   ["reg.max_norm=null", "cv.folds=0", "trainer.devices=auto"],
                                   ["-m", "optimizer.lr=1e-3,1e-2", "model=fc3,lenet5"], ["--cfg", "job", "seed=-1"]])
 def test_good_command_lines_pass(argv):

@@ -21,6 +21,7 @@ NUMBER_TYPES = ("int", "float")
 SPEC_FIELDS = {"type", "nullable", "ge", "gt", "le", "lt", "choices", "also", "not", "items", "length", "min_length",
                "ordered", "same_as", "check", "internal", "say", "pattern", "e.g."}
 SEARCH_TYPES = ("log", "uniform", "int", "choice")
+PREFLIGHT = "hydra.sweeper.pipeline.preflight"  # false: the search measures nothing before its trials
 
 
 class Leaf:
@@ -91,11 +92,11 @@ class Schema:
             return entry
         for condition, spec in entry.items():
             if condition == "*" or _holds(condition, choices):
-                return self.spec_of(spec)
+                return self.spec_of(spec, choices)
         return {}
 
-    def spec_of(self, spec):
-        return self.spec(spec, {}) if isinstance(spec, str) else spec
+    def spec_of(self, spec, choices: dict | None = None):
+        return self.spec(spec, choices or {}) if isinstance(spec, str) else spec
 
 
 @lru_cache(maxsize=4)
@@ -253,7 +254,7 @@ class Context:
         if "same_as" in spec:
             return self.same_as(spec, value)
         if value is None:
-            return None if spec.get("nullable") else f"must be {describe(spec)}"
+            return self.null(spec)
         if any(_same(value, a) for a in spec.get("also", ())):
             return None
         if any(_same(value, n) for n in spec.get("not", ())):
@@ -268,6 +269,14 @@ class Context:
             if isinstance(fits, str):
                 return fits
         return f"must be {describe(spec)}"
+
+    def null(self, spec: dict) -> str | None:
+        """Why null does not fit `spec`; None when it does (nullable: true, or a key that is true)."""
+        allowed = spec.get("nullable")
+        if isinstance(allowed, str):
+            return None if self.config.value(allowed) is True else f"may be null only while {allowed}=true: " \
+                                                                   f"{describe(spec)}"
+        return None if allowed else f"must be {describe(spec)}"
 
     def fits(self, kind: str, spec: dict, value) -> bool | str:
         """True when `value` is a `kind` within the spec's limits; False when it is not; a
@@ -339,23 +348,56 @@ class Context:
             if kind not in SEARCH_TYPES:
                 return f"{where}.type={show(kind)} must be one of {', '.join(SEARCH_TYPES)}, e.g. {where}.type=log"
             if kind == "choice":
-                ends = [("choices", c) for c in spec.get("choices") or []]
+                ends = [(f"{where}.choices={show(c)}", c) for c in spec.get("choices") or []]
                 if not ends:
                     return f"{where}.choices must list the values to try, e.g. {where}.choices=[relu,tanh]"
             else:
-                low, high = spec.get("low"), spec.get("high")
-                if not (is_number(low) and is_number(high) and low < high):
-                    return f"{where}.low={show(low)} must be below {where}.high={show(high)}"
-                if kind == "log" and low <= 0:
-                    return f"{where}.low={show(low)} must be above 0 for a log range, e.g. {where}.low=1e-6"
-                if kind != "int" and target.get("type") == "int":
-                    return f"{where}.type={kind} draws fractions, but {name} takes whole numbers: use {where}.type=int"
-                ends = [("low", math.floor(low) if kind == "int" else low),
-                        ("high", math.ceil(high) if kind == "int" else high)]
-            for field, end in ends:
+                ends = self.bounds(where, name, kind, target, spec)
+                if isinstance(ends, str):
+                    return ends
+            for given, end in ends:
                 wrong = self.wrong(target, end)
                 if wrong:
-                    return f"{where}.{field}={show(end)} would set {name}={show(end)}, which {wrong}"
+                    return f"{given} would set {name}={show(end)}, which {wrong}"
+        return None
+
+    def bounds(self, where: str, name: str, kind: str, target: dict, spec: dict) -> list | str:
+        """(`key=value` as given, value) for each end of a log/uniform/int range, each of which must be
+        a value of `name`; or what is wrong with the range. low/high null: measured by the preflight,
+        else the fallback range."""
+        low, high = spec.get("low"), spec.get("high")
+        ends = [(f"{where}.{f}={show(v)}", v, f == "low") for f, v in (("low", low), ("high", high)) if v is not None]
+        if len(ends) == 2 and not (is_number(low) and is_number(high) and low < high):
+            return f"{where}.low={show(low)} must be below {where}.high={show(high)}"
+        if len(ends) < 2:
+            problem = self.open_range(where, name)
+            if problem:
+                return problem
+            if spec.get("fallback"):
+                lo, hi = spec["fallback"]
+                given = f"{where}.fallback={show([lo, hi])}"
+                if not (is_number(lo) and is_number(hi) and lo < hi):
+                    return f"{given} must be [low, high] with low below high, e.g. {where}.fallback=[1e-6,1e-3]"
+                ends += [(given, lo, True), (given, hi, False)]
+        if kind != "int" and target.get("type") == "int":
+            return f"{where}.type={kind} draws fractions, but {name} takes whole numbers: use {where}.type=int"
+        for given, end, _ in ends:
+            if kind == "log" and is_number(end) and end <= 0:
+                return f"{given} must be above 0 for a log range, e.g. {where}.low=1e-6"
+        if kind == "int":  # the whole numbers a trial can draw
+            return [(g, math.floor(v) if is_low else math.ceil(v)) for g, v, is_low in ends]
+        return [(g, v) for g, v, _ in ends]
+
+    def open_range(self, where: str, name: str) -> str | None:
+        """A range without low or high: only the preflight can measure it, and only for some keys."""
+        from babysit.search.plan import LR, REG
+
+        if name not in (LR, REG):
+            return (f"{where} needs low and high (the preflight measures only {LR} and {REG}), "
+                    f"e.g. {where}.low=1e-6 {where}.high=1e-3")
+        if self.config.value(PREFLIGHT) is False:
+            return (f"{where}.low and .high are measured by the preflight, which {PREFLIGHT}=false turns off: "
+                    f"give both, e.g. {where}.low=1e-6 {where}.high=1e-3")
         return None
 
 
