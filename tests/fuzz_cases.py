@@ -19,6 +19,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SWEEP = ("-m", "hparams_search=coarse_to_fine")
+AUTOPILOT = ("-m", "hparams_search=autopilot")
+SWEEPS = (SWEEP, AUTOPILOT)  # their keys: hydra.sweeper.*
 # what an option needs besides its name to compose into a runnable config; the upper-case
 # words are filled in with real folders by `fill`
 NEEDS = {
@@ -27,6 +29,7 @@ NEEDS = {
     "data=mnist": ("paths.data_dir=DATA_DIR",),
     "data=cifar10": ("paths.data_dir=DATA_DIR",),
     "data=cifar100": ("paths.data_dir=DATA_DIR",),
+    "model=custom": ("model._target_=babysit.models.LeNet5",),
 }
 NOT_FUZZED = ("hydra", "paths")  # Hydra's own groups; paths.* keys are fuzzed in the default context
 MEMORY_LIMIT = 10 * 2**30  # address space of a real run: a huge buffer fails at once instead of filling memory
@@ -55,11 +58,11 @@ def group_options() -> dict[str, list[str]]:
 
 
 def contexts() -> list[tuple[str, ...]]:
-    """One command line per group option (the defaults first), then the coarse-to-fine sweep."""
+    """One command line per group option (the defaults first), then the searches."""
     out = [()]
     for group, options in group_options().items():
         out += [(f"{group}={o}", *NEEDS.get(f"{group}={o}", ())) for o in options[1:]]
-    return out + [SWEEP]
+    return out + list(SWEEPS)
 
 
 def _leaves(node, prefix: str):
@@ -78,21 +81,21 @@ def _leaves(node, prefix: str):
 
 
 def keys_of(context: tuple[str, ...], folders: "Folders") -> list[Key]:
-    """The leaf keys of the config `python train.py <context>` composes: hydra.sweeper.* for the
-    sweep, every other key (Hydra's own left out) otherwise."""
+    """The leaf keys of the config `python train.py <context>` composes: hydra.sweeper.* for a
+    search, every other key (Hydra's own left out) otherwise."""
     from babysit.cli import parse_overrides
     from babysit.compose import composed
 
     overrides = parse_overrides([folders.fill(o) for o in context if not o.startswith("-")])
     with composed(overrides, CONF) as cfg:
-        tree = _leaves(cfg.hydra.sweeper, "hydra.sweeper") if context == SWEEP else _leaves(cfg, "")
-        return [Key(name, context, value) for name, value in tree
-                if context == SWEEP or not name.startswith("hydra.")]
+        search = context in SWEEPS
+        tree = _leaves(cfg.hydra.sweeper, "hydra.sweeper") if search else _leaves(cfg, "")
+        return [Key(name, context, value) for name, value in tree if search or not name.startswith("hydra.")]
 
 
 def leaf_keys(folders: "Folders") -> list[Key]:
-    """Every leaf key over every option of every group and the coarse-to-fine sweeper's
-    hydra.sweeper.*, each with the first context that has it."""
+    """Every leaf key over every option of every group and the searches' hydra.sweeper.*, each
+    with the first context that has it."""
     keys: dict[str, Key] = {}
     for context in contexts():
         for key in keys_of(context, folders):
@@ -229,8 +232,11 @@ def check_in_process(argv: list[str]) -> Outcome:
 def budget(key: Key, out: Path) -> list[str]:
     """Overrides that keep a real run short and write it to `out` (the case's own override comes
     after them and wins)."""
-    if key.context == SWEEP:
+    if key.context in SWEEPS:  # given ranges and epochs: no preflight job measures them
         return ["hydra.sweeper.stages=[{name:coarse,trials:2,epochs:1},{name:fine,trials:1,epochs:1}]",
+                "hydra.sweeper.pipeline.preflight=false", "hydra.sweeper.pipeline.final_epochs=1",
+                "hydra.sweeper.params.optimizer.lr.low=1e-4", "hydra.sweeper.params.optimizer.lr.high=1e-2",
+                "hydra.sweeper.params.reg.l2.low=1e-5", "hydra.sweeper.params.reg.l2.high=1e-3",
                 f"hydra.sweep.dir={out}", "babysit.report=false"]
     out = [f"hydra.run.dir={out}", "trainer.max_epochs=1", "babysit.report=false"]
     if key.name.startswith("babysit."):  # the checks run, on a small model and a short overfit

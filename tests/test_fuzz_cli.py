@@ -1,5 +1,5 @@
 """A fuzz of the command line: every leaf key of the composed config (every option of every group,
-and hydra.sweeper.* of hparams_search=coarse_to_fine) gets wrong values of every kind — the wrong
+and hydra.sweeper.* of the searches) gets wrong values of every kind — the wrong
 type, negative, zero, huge, NaN/inf, an empty string, null, a path that does not exist, a broken
 interpolation. Each case goes through what train.py runs before Hydra starts; the outcome must be
 a config that passes the checks, or one line on stderr that names the key, exit code 2, no
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz_cases import (
     SWEEP,
+    SWEEPS,
     Folders,
     check_in_process,
     command_line,
@@ -47,10 +48,14 @@ def work(tmp_path, monkeypatch):
 
 
 def _new_keys(context, folders):
-    """The keys `context` adds to the default config (all of them for the defaults, the sweeper's for the sweep)."""
+    """The keys `context` adds to the default config (all of them for the defaults, the sweeper's for the
+    first search, those another search sets otherwise)."""
     keys = keys_of(context, folders)
     if context in ((), SWEEP):
         return keys
+    if context in SWEEPS:
+        first = {(k.name, repr(k.default)) for k in keys_of(SWEEP, folders)}
+        return [k for k in keys if (k.name, repr(k.default)) not in first]
     default = {k.name for k in keys_of((), folders)}
     group = context[0].split("=")[0]
     return [k for k in keys if k.name not in default or k.name.split(".")[0] == group]
