@@ -49,6 +49,8 @@ def test_every_entry_is_a_spec_with_an_example(key, spec):
     if isinstance(spec, str):
         assert schema.entry(spec) is not None, f"{key} has the spec of {spec}, which has none"
         return
+    if spec == {}:  # not checked under this option
+        return
     assert set(spec) <= SPEC_FIELDS, f"{key}: unknown fields {set(spec) - SPEC_FIELDS}"
     types = spec.get("type", "any")
     assert set(types if isinstance(types, list) else [types]) <= TYPES, key
@@ -153,7 +155,7 @@ def test_a_bad_value_gets_one_line_naming_it(argv, line):
 
 @pytest.mark.parametrize("argv", [[], ["-m", "hparams_search=coarse_to_fine"], ["-m", "experiment=ablation"],
                                   [*AUTOPILOT], ["data=folder", f"data.root={CONF}", "data.num_classes=null"],
-                                  ["model=custom", "model._target_=babysit.models.FC3"],
+                                  ["model=custom", "model._target_=babysit.models.FC3", "+model.depth=3"],
                                   [*SWEEP, "hydra.sweeper.pipeline.preflight=false", "hydra.sweeper.stages.0.epochs=2",
                                    "hydra.sweeper.stages.1.epochs=4", "hydra.sweeper.params.optimizer.lr.low=1e-4",
                                    "hydra.sweeper.params.optimizer.lr.high=1e-2", "hydra.sweeper.params.reg.l2.low=0",
