@@ -19,7 +19,7 @@ from babysit.errors import BabysitError
 SCHEMA_FILE = "schema.yaml"
 NUMBER_TYPES = ("int", "float")
 SPEC_FIELDS = {"type", "nullable", "ge", "gt", "le", "lt", "choices", "also", "not", "items", "length", "min_length",
-               "ordered", "same_as", "check", "internal", "say", "pattern", "e.g."}
+               "ordered", "same_as", "check", "internal", "say", "pattern", "made_by", "e.g."}
 SEARCH_TYPES = ("log", "uniform", "int", "choice")
 PREFLIGHT = "hydra.sweeper.pipeline.preflight"  # false: the search measures nothing before its trials
 
@@ -232,7 +232,8 @@ class Context:
             if spec.get("internal") and key in self.typed and value is not None:
                 return f"{key} is set by babysit for each trial of a search: leave it out of the command"
             wrong = self.wrong(spec, value)
-            return f"{key}={show(value, spec)} {wrong}, {example}" if wrong else None
+            source = f" (from {leaf.node._value()})" if leaf.interpolated else ""  # what to change
+            return f"{key}={show(value, spec)}{source} {wrong}, {example}" if wrong else None
         if leaf.missing or leaf.pending or leaf.unresolved or leaf.value is None:
             return None
         if spec.get("type") == "target":
@@ -294,8 +295,10 @@ class Context:
                 return False
             if kind == "file" and not Path(value).is_file():
                 return "not found: give an existing file"
-            if kind == "dir" and not Path(value).is_dir():
-                return "is not a folder: give an existing folder"
+            made = "made_by" in spec and self.config.value(spec["made_by"]) is True
+            if kind == "dir" and not Path(value).is_dir() and not made:
+                fetch = f", or {spec['made_by']}=true to fetch it there" if "made_by" in spec else ""
+                return f"is not a folder: give an existing folder{fetch}"
             if kind == "key" and not self.config.exists(value):
                 return "is not a setting of the config: check its spelling (python train.py --cfg job lists them)"
             return True
