@@ -175,7 +175,7 @@ class Folders:
         data = work / "data"
         write_mnist(data)
         write_cifar(data)
-        write_cifar(data, classes=100)
+        write_cifar(data, per_batch=500, classes=100)  # enough of each class to split
         return cls(work, write_fddb(work / "fddb", images_per_fold=1), write_folder(work / "patches"), data)
 
     def fill(self, text: str) -> str:
