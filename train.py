@@ -6,17 +6,20 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from babysit.cli import check_group_choices, check_overrides, report_user_errors
+from babysit.cli import check_command_line, report_user_errors
+
+CONF = Path(__file__).parent / "conf"
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from babysit.run import run
+    from babysit.schema import check_config
 
-    return report_user_errors(lambda: run(cfg))
+    # the command line was checked before Hydra started; a sweep's jobs get their values here
+    return report_user_errors(lambda: run(check_config(cfg, CONF)))
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
-    check_overrides(sys.argv[1:], Path(__file__).parent / "conf")
+    check_command_line(sys.argv[1:], CONF)
     main()

@@ -80,10 +80,11 @@ def test_a_preflight_fail_stops_before_any_trial(tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("hydra.sweeper.stages.0.epochs=0", "stage coarse has epochs=0"),
-    ("hydra.sweeper.stages.1.sampler=grid", "stage sampler='grid' must be random or tpe"),
+    ("hydra.sweeper.stages.0.epochs=0", "hydra.sweeper.stages.0.epochs=0 must be a whole number ≥ 1"),
+    ("hydra.sweeper.stages.1.sampler=grid", "hydra.sweeper.stages.1.sampler='grid' must be one of random, tpe"),
 ])
 def test_bad_search_settings_get_one_line(tmp_path, override, message):
     result = autopilot(tmp_path, override, timeout=300)
-    assert result.returncode == 2
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "sweep").exists()  # checked before the sweep starts

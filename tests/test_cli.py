@@ -51,11 +51,17 @@ def _one_line_error(result, *fragments: str) -> None:
         (["data=fddb", "data.root=/no/such/fddb"], ["/no/such/fddb", "point data.root at the folder holding"]),
         (["cv.folds=1"], ["cv.folds=1 must be 0"]),
         (["optimizer.lrr=1"], ["unknown setting optimizer.lrr", "+optimizer.lrr="]),
-        (["data=mnist", "data.download=false", "paths.data_dir=/no/such/data"], ["MNIST not found in /no/such/data",
-                                                                                "data.download=true"]),
+        (["data=mnist", "data.download=false", "paths.data_dir=/no/such/data"],
+         ["data.source.root=/no/such/data (from ${paths.data_dir}) is not a folder", "data.download=true"]),
         (["cv.folds=150"], ["cv.folds=150 is larger than the smallest class (80 'nonface'"]),
         (["transfer.checkpoint=/no/such.ckpt"], ["/no/such.ckpt not found"]),
         (["transfer.mode=melt", "transfer.checkpoint=x"], ["transfer.mode='melt' must be one of finetune, freeze"]),
+        (["seed=-1"], ["seed=-1 must be a whole number in [0, 4294967295]", "e.g. seed=42"]),
+        (["hparams_search=coarse_to_fine"], ["hparams_search=coarse_to_fine runs a sweep", "add -m"]),
+        (["experiment=ablation"], ["experiment=ablation runs a sweep", "add -m"]),
+        (["-m", "optimizer.lr=1e-3,-1"], ["optimizer.lr=-1 must be a number above 0"]),
+        (["-m", "hparams_search=coarse_to_fine", "hydra.sweeper.stages.0.sampler=grid"],
+         ["hydra.sweeper.stages.0.sampler='grid' must be one of random, tpe"]),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path, overrides, fragments):
@@ -79,3 +85,24 @@ def test_a_failed_run_leaves_earlier_runs_untouched(tmp_path):
     before = {p: p.read_bytes() for p in first.rglob("*") if p.is_file()}
     _one_line_error(train("optimizer.lr=0", run_dir=tmp_path / "second"), "optimizer.lr")
     assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before
+
+
+def test_cfg_job_lists_the_config(tmp_path):
+    result = train("--cfg", "job", run_dir=tmp_path / "run", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "optimizer:" in result.stdout and "seed: 42" in result.stdout
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_value_writes_no_run_directory(tmp_path):
+    _one_line_error(train("seed=-1", run_dir=tmp_path / "run"), "seed=-1")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_gpu_trainer_without_a_gpu_gets_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _one_line_error(train("trainer=gpu", run_dir=tmp_path / "run", timeout=120),
+                    "Lightning refuses the trainer settings: No supported gpu backend found!", "trainer=cpu")

@@ -116,9 +116,9 @@ def test_an_exploding_trial_is_pruned_and_the_sweep_goes_on(tmp_path):
     result = sweep(tmp_path, "optimizer=sgd", "hydra.sweeper.params.optimizer.lr.type=choice",
                    "+hydra.sweeper.params.optimizer.lr.choices=[1000000.0,0.05]",
                    "hydra.sweeper.stages=[{name: coarse, trials: 4, epochs: 1, sampler: random}]",
-                   "hydra.sweeper.pruner.type=none")
+                   "hydra.sweeper.pruner.type=none", name="2024")  # a study name that reads as a number
     assert result.returncode == 0, result.stderr[-2000:]
-    table = rows(tmp_path)
+    table = rows(tmp_path, "2024")
     exploded = [r for r in table if float(r["optimizer.lr"]) == 1e6]
     assert exploded and all(r["state"] == "PRUNED" and r["reason"].startswith("exploded") for r in exploded)
     assert any(r["state"] == "COMPLETE" for r in table)

@@ -79,3 +79,46 @@ def test_folder_errors_name_the_problem(tmp_path):
     (tmp_path / "nonface" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(BabysitError, match="broken.png"):
         image_folder(str(tmp_path), size=8)
+
+
+UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: the connection is refused at once
+
+
+def _one_line_exit(capsys, job) -> str:
+    from babysit.cli import report_user_errors
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_user_errors(job)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_failed_mnist_download_names_the_url_and_where_the_files_go(tmp_path, monkeypatch, capsys):
+    from torchvision.datasets import MNIST
+
+    monkeypatch.setattr(MNIST, "mirrors", [UNREACHABLE, "http://127.0.0.1:9/mirror/"])
+    err = _one_line_exit(capsys, lambda: mnist(str(tmp_path), download=True))
+    assert f"cannot download MNIST from {UNREACHABLE}train-images-idx3-ubyte.gz (and 1 other mirror)" in err
+    assert "Connection refused" in err
+    assert f"put the idx files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " \
+           f"t10k-labels-idx1-ubyte) in {tmp_path / 'MNIST' / 'raw'} by hand" in err
+
+
+@pytest.mark.parametrize("classes", [10, 100])
+def test_a_failed_cifar_download_names_the_url_and_where_the_files_go(tmp_path, monkeypatch, capsys, classes):
+    from torchvision.datasets import CIFAR10, CIFAR100
+
+    cls = CIFAR10 if classes == 10 else CIFAR100
+    monkeypatch.setattr(cls, "url", UNREACHABLE + cls.filename)
+    err = _one_line_exit(capsys, lambda: cifar(str(tmp_path), classes=classes, download=True))
+    assert f"cannot download CIFAR-{classes} from {UNREACHABLE}{cls.filename}: URLError" in err
+    assert f"unpack {cls.filename} into {tmp_path} by hand" in err
+
+
+def test_a_present_mnist_is_not_downloaded_again(tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST
+
+    write_mnist(tmp_path, n_train=20, n_test=10)
+    monkeypatch.setattr(MNIST, "mirrors", [UNREACHABLE])
+    assert mnist(str(tmp_path), download=True).x.shape[0] == 20

@@ -91,7 +91,8 @@ class CoarseToFineSweeper(Sweeper):
             return json.loads(summary.read_text()) if summary.is_file() else {}
 
         def trial_overrides(study, trial_id: int) -> list[str]:
-            return [f"trial.study={study.study_name}", f"trial.storage='{storage}'", f"trial.id={trial_id}"]
+            # quoted: a study named 123 or true stays a string in the job
+            return [f"trial.study='{study.study_name}'", f"trial.storage='{storage}'", f"trial.id={trial_id}"]
 
         p = s["pipeline"]
         pipeline = Pipeline(search, PipelineSettings(plan=s["plan"], final=p["final"], baseline=p["baseline"],

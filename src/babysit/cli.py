@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from babysit.errors import find_user_error
@@ -32,29 +33,112 @@ def check_group_choices(argv: list[str], conf_dir: Path) -> None:
                 fail(f"unknown {key} '{choice}': choose one of {', '.join(options)} (e.g. {key}={options[0]})")
 
 
-def check_overrides(argv: list[str], conf_dir: Path) -> None:
-    """A misspelt or unknown key (optimizer.lrr=1, data.bach_size=8) → one line, before Hydra
-    prints its own several-line message. Sweep overrides (a,b / range) are left to the sweeper."""
-    from hydra import compose, initialize_config_dir
+def check_command_line(argv: list[str], conf_dir: Path) -> None:
+    """What train.py checks before Hydra starts (so that a mistake writes nothing): the group
+    options, a sweep group without -m, unknown settings, and every value of the composed config
+    against conf/schema.yaml, each of a sweep's values included. Any problem: one line, exit 2."""
+    from hydra._internal.utils import get_args_parser
+
+    args = get_args_parser().parse_args(argv)
+    if (args.help or args.hydra_help or args.cfg or args.info or args.shell_completion or args.experimental_rerun
+            or args.config_name or args.config_path or args.config_dir):
+        return  # Hydra only prints something, or reads another config
+    check_group_choices(args.overrides, conf_dir)
+    parsed = parse_overrides(args.overrides)
+    multirun = args.multirun or any(o.key_or_group == "hydra.mode" and str(o.value()) == "MULTIRUN" for o in parsed)
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    if not multirun:
+        check_sweep_groups(parsed, conf_dir)
+        if sweeps:
+            fail(f"{sweeps[0].input_line} gives several values: add -m to run one job for each "
+                 "(or write [a,b] for a list, 'a,b' for a string)")
+    plain = [o for o in parsed if not o.is_sweep_override()]
+    check_values(plain, conf_dir, multirun)
+    for sweep in sweeps:
+        for one in sweep_values(sweep):
+            check_values(plain + [one], conf_dir, multirun)
+
+
+def parse_overrides(overrides: list[str]) -> list:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     try:
-        parsed = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
+        return OverridesParser.create().parse_overrides(overrides)
     except HydraException as e:
         fail(f"cannot read the command line: {str(e).strip().splitlines()[0]}")
-    plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.key_or_group.startswith("hydra")]
+
+
+def check_sweep_groups(parsed: list, conf_dir: Path) -> None:
+    """A group option that sets up a sweep (its YAML configures hydra.sweeper, as hparams_search
+    and experiment options do) only runs under -m: without it Hydra would train one default model."""
+    for o in parsed:
+        group = o.key_or_group
+        if "." in group or "/" in group or o.is_delete() or not (conf_dir / group).is_dir():
+            continue
+        value = o.value()
+        for option in value.list if hasattr(value, "list") else [value]:
+            if isinstance(option, str) and sweeps(conf_dir / group, option):
+                fail(f"{group}={option} runs a sweep of several jobs: add -m, "
+                     f"e.g. python train.py -m {group}={option} …")
+
+
+def sweeps(group_dir: Path, option: str, seen: frozenset = frozenset()) -> bool:
+    """Whether conf/<group>/<option>.yaml (or an option of the group it builds on) configures a sweep."""
+    path = group_dir / f"{option}.yaml"
+    if option in seen or not path.is_file():
+        return False
+    doc = yaml.safe_load(path.read_text()) or {}
+    if isinstance(doc.get("hydra"), dict) and "sweeper" in doc["hydra"]:
+        return True
+    for entry in doc.get("defaults") or []:
+        names = list(entry) if isinstance(entry, dict) else [entry]
+        if any(str(n).replace(" ", "").startswith("override/hydra/sweeper") for n in names):
+            return True
+        if isinstance(entry, str) and entry != "_self_" and sweeps(group_dir, entry, seen | {option}):
+            return True
+    return False
+
+
+def sweep_values(sweep) -> list:
+    """One override per value of a sweep (a,b,c or range(…)); none for the kinds only a sweeper expands."""
     try:
-        with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base="1.3"):
-            compose("train", overrides=plain)
+        values = list(sweep.sweep_string_iterator())
+    except Exception:  # noqa: BLE001 - glob(…), interval(…): checked in each job instead
+        return []
+    return parse_overrides([f"{sweep.get_key_element()}={v}" for v in values])
+
+
+def check_values(overrides: list, conf_dir: Path, multirun: bool = False) -> None:
+    """Compose (unknown keys: one line) and check every value against conf/schema.yaml."""
+    from hydra.errors import HydraException
+
+    from babysit.compose import composed, hydra_config, is_group
+    from babysit.errors import BabysitError
+    from babysit.schema import check_config
+
+    typed = [o.key_or_group for o in overrides if not is_group(o, conf_dir)]
+    try:
+        with composed(overrides, conf_dir, multirun) as cfg, hydra_config(cfg):
+            check_config(cfg, conf_dir, typed=typed)
     except HydraException as e:
-        message = str(e).strip().splitlines()[0]
-        unknown = re.match(r"Could not override '(.+)'", message)
-        if unknown:
-            key = unknown.group(1)
-            fail(f"unknown setting {key}: check its spelling (python train.py --cfg job lists every key), "
-                 f"or add it with +{key}=…")
-        fail(f"config: {message}")
+        fail(hydra_error(e))
+    except BabysitError as e:
+        fail(str(e))
+
+
+def hydra_error(e: Exception) -> str:
+    """Hydra's composition error in one line; an unknown key says how to add it."""
+    message = str(e).strip().splitlines()[0]
+    unknown = re.match(r"Could not override '(.+)'", message)
+    if unknown:
+        key = unknown.group(1)
+        return (f"unknown setting {key}: check its spelling (python train.py --cfg job lists every key), "
+                f"or add it with +{key}=…")
+    cause = e.__cause__ or e.__context__
+    if cause is not None and str(cause).strip():
+        message = f"{message}: {str(cause).strip().splitlines()[0]}"
+    return f"config: {message}"
 
 
 def report_user_errors(job):

@@ -1,25 +1,6 @@
-"""Checks on config values that no constructor owns, and flattening for hparams logging."""
-
-import math
+"""Flattening the config for hparams logging (its values are checked by babysit.schema)."""
 
 from omegaconf import DictConfig, OmegaConf
-
-from babysit.errors import BabysitError
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_config(cfg: DictConfig) -> None:
-    lr = cfg.optimizer.get("lr")
-    if not _is_number(lr) or lr <= 0:
-        raise BabysitError(f"optimizer.lr={lr!r} must be a number above 0, e.g. optimizer.lr=1e-3")
-    epochs = cfg.trainer.get("max_epochs")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise BabysitError(f"trainer.max_epochs={epochs!r} must be a whole number ≥ 1")
-    if not isinstance(cfg.get("seed"), int):
-        raise BabysitError(f"seed={cfg.get('seed')!r} must be a whole number")
 
 
 def flat_hparams(cfg: DictConfig) -> dict:

@@ -2,14 +2,13 @@
 
 cost = data loss + l2 · ½‖W‖² + l1 · ‖W‖₁ over trainable weight matrices and kernels (not
 biases, not normalisation gains); max-norm clamps each unit's incoming weight vector after a step.
+The values are checked with the rest of the config (conf/schema.yaml: reg.*).
 """
 
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-
-from babysit.errors import BabysitError
 
 
 def weight_tensors(net: nn.Module) -> list[torch.Tensor]:
@@ -22,14 +21,6 @@ class Regularizer:
     l2: float = 0.0
     l1: float = 0.0
     max_norm: float | None = None
-
-    def __post_init__(self):
-        for name in ("l2", "l1"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise BabysitError(f"reg.{name}={value!r} must be a number ≥ 0")
-        if self.max_norm is not None and not (isinstance(self.max_norm, (int, float)) and self.max_norm > 0):
-            raise BabysitError(f"reg.max_norm={self.max_norm!r} must be a number > 0, or null")
 
     def penalty(self, net: nn.Module) -> torch.Tensor | float:
         if not self.l2 and not self.l1:

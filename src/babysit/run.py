@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from babysit.callbacks import Babysitter
 from babysit.checkpoint import describe
-from babysit.config import check_config, flat_hparams
+from babysit.config import flat_hparams
 from babysit.cross_validation import run_cross_validation
 from babysit.errors import BabysitError, find_user_error
 from babysit.evaluate import evaluate
@@ -35,7 +35,6 @@ def build(cfg: DictConfig, fold: int | None = None):
     """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold)."""
     quiet_lightning()
     freeze_imports()
-    check_config(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     cv = cfg.get("cv") or {}
     dm = instantiate(cfg.data, cv_fold=fold, cv_folds=cv.get("folds", 0), cv_seed=cv.get("seed", 0))

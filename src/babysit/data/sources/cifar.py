@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from babysit.data.sources.base import Images, to_float_images
+from babysit.data.sources.download import fetch
 from babysit.errors import BabysitError
 
 LAYOUT = {
@@ -55,7 +56,8 @@ def _download(root: Path, classes: int) -> None:
     from torchvision.datasets import CIFAR10, CIFAR100
 
     cls = CIFAR10 if classes == 10 else CIFAR100
-    cls(str(root), train=True, download=True)
+    fetch(f"CIFAR-{classes}", [cls.url], root, cls.filename, cls.tgz_md5,
+          f"unpack {cls.filename} into {root} by hand (it holds {LAYOUT[classes]['folder']}/)")
 
 
 def cifar(root: str, classes: int = 10, download: bool = False) -> Images:

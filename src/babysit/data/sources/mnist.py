@@ -3,16 +3,29 @@
 from pathlib import Path
 
 from babysit.data.sources.base import Images
+from babysit.data.sources.download import fetch
 from babysit.errors import BabysitError
+
+
+def _download(raw: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    files = [name.removesuffix(".gz") for name, _ in MNIST.resources]
+    for name, md5 in MNIST.resources:
+        if not (raw / name.removesuffix(".gz")).is_file():
+            fetch("MNIST", [f"{mirror}{name}" for mirror in MNIST.mirrors], raw, name, md5,
+                  f"put the idx files ({', '.join(files)}) in {raw} by hand")
 
 
 def mnist(root: str, download: bool = False) -> Images:
     from torchvision.datasets import MNIST
 
     raw = Path(root) / "MNIST" / "raw"
+    if download:
+        _download(raw)
     try:
-        train = MNIST(root, train=True, download=download)
-        test = MNIST(root, train=False, download=download)
+        train = MNIST(root, train=True)
+        test = MNIST(root, train=False)
     except RuntimeError as e:
         if "not found" in str(e).lower():
             raise BabysitError(
