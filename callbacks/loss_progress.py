@@ -18,7 +18,8 @@ class LossProgress(Monitor):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.first is None and outputs is not None:
-            self.first = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            self.first = float(trainer.strategy.reduce(loss.detach().clone(), reduce_op="mean"))  # all ranks
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.cost_key in trainer.callback_metrics:

@@ -5,6 +5,8 @@ import lightning.pytorch as pl
 from babysit.callbacks.loggers import MetricWriter
 from babysit.verdict import Verdict, show
 
+VERDICTS_KEY = "babysit_verdicts"
+
 
 class Monitor(pl.Callback):
     def __init__(self, **identity):
@@ -26,6 +28,16 @@ class Monitor(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.metrics.flush()
+
+    # The verdicts given so far ride along in checkpoints (each subclass's state_dict holds its
+    # measurements), so a resumed run reports them too.
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        checkpoint.setdefault(VERDICTS_KEY, {})[self.state_key] = [v.as_dict() for v in self.verdicts]
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        if trainer.state.fn != "fit":
+            return  # trainer.test(ckpt_path=…) restores callbacks too; the verdicts of the run stay
+        self.verdicts = [Verdict(**v) for v in checkpoint.get(VERDICTS_KEY, {}).get(self.state_key, [])]
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.metrics.flush()

@@ -9,8 +9,11 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from babysit.checkpoint import META_KEY
+from babysit.errors import BabysitError
 from babysit.regularization import Regularizer
 from babysit.transfer import Transfer, frozen_norms
+
+EPOCH_SUMS_KEY = "babysit_epoch_sums"
 
 
 class Classifier(pl.LightningModule):
@@ -59,7 +62,8 @@ class Classifier(pl.LightningModule):
         self.train_cost.update(cost.detach(), len(y))
         self.train_data_loss.update(data_loss.detach(), len(y))
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss_step", cost, on_step=True, on_epoch=False, batch_size=len(y))
+            self.log("train/loss_step", cost, on_step=True, on_epoch=False, batch_size=len(y),
+                     sync_dist=self.trainer.world_size > 1)
         if batch_idx + 1 == self.trainer.num_training_batches:
             self._log_train_epoch(len(y))
         return cost
@@ -67,7 +71,8 @@ class Classifier(pl.LightningModule):
     def _log_train_epoch(self, batch_size: int) -> None:
         # Each self.log call costs about a millisecond on the CPU, more than a LeNet-5 step
         # on a small batch: the epoch means are logged once, from the epoch's last batch, so
-        # that callbacks see them in on_train_epoch_end.
+        # that callbacks see them in on_train_epoch_end. Under DDP, compute() has already
+        # gathered every rank's sums; sync_dist only tells Lightning that the value is global.
         self.log_dict(
             {
                 "train/loss": self.train_cost.compute(),
@@ -77,6 +82,7 @@ class Classifier(pl.LightningModule):
             on_step=False,
             on_epoch=True,
             batch_size=batch_size,
+            sync_dist=self.trainer.world_size > 1,
         )
         for metric in (self.train_cost, self.train_data_loss, self.train_acc):
             metric.reset()
@@ -88,6 +94,38 @@ class Classifier(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.meta is not None:
             checkpoint[META_KEY] = self.meta
+        checkpoint[EPOCH_SUMS_KEY] = self._epoch_sums()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if checkpoint.get(EPOCH_SUMS_KEY) and self.trainer.state.fn == "fit":
+            self._restore_epoch_sums(checkpoint[EPOCH_SUMS_KEY])
+
+    def _epoch_metrics(self) -> dict:
+        return {"train_cost": self.train_cost, "train_data_loss": self.train_data_loss, "train_acc": self.train_acc}
+
+    def _epoch_sums(self) -> dict | None:
+        """The running sums of the epoch's training means: a checkpoint taken mid-epoch (Ctrl-C, SIGTERM)
+        carries them, so that the resumed epoch reports the means of the whole epoch. Under DDP each
+        rank holds its own sums: they are gathered (row r: rank r)."""
+        if all(m._update_count == 0 for m in self._epoch_metrics().values()):
+            return None  # between epochs: nothing to carry
+        world = self.trainer.world_size if self._trainer is not None else 1
+        sums = {}
+        for name, metric in self._epoch_metrics().items():
+            state = {k: v.detach().clone() for k, v in metric.metric_state.items()}
+            sums[name] = {k: self.all_gather(v) for k, v in state.items()} if world > 1 else state
+        return {"world_size": world, "metrics": sums}
+
+    def _restore_epoch_sums(self, saved: dict) -> None:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if saved["world_size"] != world:
+            raise BabysitError(f"the checkpoint was taken in the middle of an epoch on {saved['world_size']} "
+                               f"process(es): resume it with trainer.devices={saved['world_size']}")
+        for name, metric in self._epoch_metrics().items():
+            for key, value in saved["metrics"][name].items():
+                value = value[self.trainer.global_rank] if world > 1 else value
+                setattr(metric, key, value.to(self.device))
+            metric._update_count = max(metric._update_count, 1)  # torchmetrics warns on compute() without updates
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.reg.apply_max_norm(self.net)
@@ -96,7 +134,8 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self(x)
         metric.update(logits, y)
-        self.log(f"{stage}/loss", self.criterion(logits, y), on_step=False, on_epoch=True, batch_size=len(y))
+        self.log(f"{stage}/loss", self.criterion(logits, y), on_step=False, on_epoch=True, batch_size=len(y),
+                 sync_dist=self.trainer.world_size > 1)  # the mean over every rank's samples
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, batch_size=len(y))
 
     def validation_step(self, batch, batch_idx):

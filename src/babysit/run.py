@@ -13,23 +13,29 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from babysit.callbacks.resume import TrainingInterrupted
 from babysit.checkpoint import describe
 from babysit.config import check_config, flat_hparams
 from babysit.cross_validation import run_cross_validation
+from babysit.distributed import check_devices
+from babysit.errors import BabysitError
 from babysit.evaluate import evaluate
 from babysit.module import Classifier
 from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
 from babysit.report import write_report_safely
+from babysit.resume import ResumePoint, relog_metric_rows, resume_command
 from babysit.summary import RunSummary
 from babysit.transfer import apply_transfer
 from babysit.verdict import worst
 
 
-def build(cfg: DictConfig, fold: int | None = None):
-    """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold)."""
+def build(cfg: DictConfig, fold: int | None = None, resume: ResumePoint | None = None):
+    """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold; to
+    continue from `resume`)."""
     quiet_lightning()
     check_config(cfg)
+    check_devices(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     cv = cfg.get("cv") or {}
     dm = instantiate(cfg.data, cv_fold=fold, cv_folds=cv.get("folds", 0), cv_seed=cv.get("seed", 0))
@@ -54,7 +60,7 @@ def build(cfg: DictConfig, fold: int | None = None):
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     if cfg.get("trial") and cfg.trial.get("study") and fold is None:  # folds would report the same steps
         callbacks.append(pruning_callback(cfg))
-    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    loggers = [instantiate(c, **resumed_logger(c, resume)) for c in cfg.get("logger", {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if cfg.trainer.get("deterministic"):
         # Deterministic kernels stay on; filling every new tensor with NaN (a debugging aid
@@ -63,8 +69,16 @@ def build(cfg: DictConfig, fold: int | None = None):
     return dm, module, trainer
 
 
+def resumed_logger(logger_cfg: DictConfig, resume: ResumePoint | None) -> dict:
+    """TensorBoard hides what the interrupted run logged after the checkpoint (it is logged again)."""
+    if resume is None or not str(logger_cfg.get("_target_", "")).endswith("TensorBoardLogger"):
+        return {}
+    return {"purge_step": resume.step + 1}
+
+
 NOISE = (
     r"Experiment logs directory .* exists and is not empty",  # the run dir also holds .hydra/ and summary.json
+    r"Checkpoint directory .* exists and is not empty",  # a resumed run continues in its own directory
     r"The number of training batches .* is smaller than the logging interval",  # steps are counted across epochs
     r".*treespec.*LeafSpec",
 )
@@ -94,6 +108,8 @@ def quiet_lightning() -> None:
 def run(cfg: DictConfig) -> float | None:
     """Train (one model, or one per fold under cv.folds ≥ 2) and return cfg.optimized_metric."""
     if (cfg.get("cv") or {}).get("folds"):
+        if cfg.get("resume"):
+            raise BabysitError("resume= continues a single run: run a cross-validation (cv.folds) again without it")
         return run_cross_validation(cfg, run_one)
     return run_one(cfg)
 
@@ -101,12 +117,22 @@ def run(cfg: DictConfig) -> float | None:
 def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
     started = time.time()
     out = Path(cfg.paths.output_dir)
-    dm, module, trainer = build(cfg, fold)
+    resume = ResumePoint.of(cfg.resume) if cfg.get("resume") else None
+    dm, module, trainer = build(cfg, fold, resume)
+    lead = trainer.is_global_zero  # under DDP every rank runs this; rank 0 alone prints and writes
     hparams = flat_hparams(cfg)
-    if module.transfer is not None:
+    if resume is not None:
+        resume.check_matches(module.meta)
+        started -= float(resume.previous.get("wall_time_s") or 0)
+        if lead:
+            print(resume.line(), flush=True)
+            relog_metric_rows(trainer, resume.kept_metric_rows())
+    if module.transfer is not None and lead:
         print(module.transfer.line(), flush=True)
     summary = RunSummary(
         out / "summary.json",
+        write=lead,
+        previous=resume.previous if resume is not None else None,
         status="running",
         command=" ".join(["python"] + sys.argv),
         seed=cfg.seed,
@@ -118,21 +144,29 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         hparams=hparams,
         transfer=module.transfer.as_dict() if module.transfer is not None else None,
     )
-    if cfg.babysit.preflight:
+    if resume is not None:
+        summary.update(resumed=summary.data.get("resumed", []) + [{"epoch": resume.epoch, "step": resume.step}])
+    elif cfg.babysit.preflight and lead:  # on copies of the model: the other ranks need not wait for it
         bcfg = cfg.babysit
         if module.transfer is not None and not module.transfer.new_head:
             # a trained output layer does not start at ln C: that check is for fresh heads
             bcfg = OmegaConf.merge(bcfg, {"initial_loss": {"enabled": False}})
         checks = run_preflight(bcfg, module, dm, cfg.optimizer.lr)
         summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]})
+    # DDP re-seeds every rank as its processes start: training starts from the seed on every
+    # strategy, so one process and several see the same batches
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     try:
-        trainer.fit(module, datamodule=dm)
+        trainer.fit(module, datamodule=dm, ckpt_path=resume.checkpoint if resume is not None else None)
     except BaseException as e:
-        status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
+        status = "pruned" if type(e).__name__ == "TrialPruned" else "interrupted" if interrupted(e) else "failed"
         started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
         summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch,
                        wall_time_s=time.time() - started, reason=f"{type(e).__name__}: {e}", **monitoring(trainer))
-        write_report_safely(cfg, out)
+        if lead:
+            write_report_safely(cfg, out)
+        if status == "interrupted":
+            return stop_interrupted(e, out, lead)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     final, ckpt = final_metrics(trainer, module, dm)
@@ -142,9 +176,32 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
                    last_epoch=last_epoch, wall_time_s=time.time() - started, early_stopping=early_stopping(trainer),
                    **watched)
     log_hparams(trainer, hparams, final)
-    report = write_report_safely(cfg, out)
-    _print_result(status, final, out, report)
+    if lead:
+        _print_result(status, final, out, write_report_safely(cfg, out))
     return final.get(cfg.optimized_metric)
+
+
+def interrupted(e: BaseException) -> bool:
+    """Ctrl-C or SIGTERM: stopped after a step (TrainingInterrupted) or at once (a second Ctrl-C,
+    which Lightning turns into SystemExit)."""
+    return isinstance(e, TrainingInterrupted | KeyboardInterrupt) or (
+        isinstance(e, SystemExit) and isinstance(e.__context__, KeyboardInterrupt))
+
+
+def stop_interrupted(e: BaseException, out: Path, lead: bool) -> None:
+    """Say where the run stopped and how to continue it; exit as a signalled process does (128 + signal)."""
+    checkpoint = out / "checkpoints" / "last.ckpt"
+    if lead:
+        if isinstance(e, TrainingInterrupted):
+            where = f"at epoch {e.epoch}, step {e.step}: saved {checkpoint}"
+        else:
+            where = f"at once: {checkpoint} holds the last epoch" if checkpoint.is_file() else "before any checkpoint"
+        print(f"Interrupted {where}", flush=True)
+        if checkpoint.is_file():
+            print(f"Continue with: {resume_command(out.resolve())}", flush=True)
+    if not lead:
+        return None  # Lightning's launcher ends the whole run when a rank exits with an error
+    raise SystemExit(128 + (e.signum if isinstance(e, TrainingInterrupted) else 2))
 
 
 def final_metrics(trainer: pl.Trainer, module, dm) -> tuple[dict, str]:

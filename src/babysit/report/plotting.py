@@ -1,5 +1,6 @@
 """Shared figure helpers: one look for every report figure."""
 
+import io
 import math
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from babysit.atomic import write_bytes  # noqa: E402
 
 COLOURS = plt.get_cmap("tab10")
 
@@ -23,9 +26,16 @@ def figure(title: str, ncols: int = 1, width: float = 6.4):
 def save(fig, path: Path, tight: bool = False) -> Path:
     """tight: crop to what was drawn, including legends placed outside the axes."""
     fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight" if tight else None)
+    write_png(fig, path, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
+
+
+def write_png(fig, path: Path, **savefig) -> Path:
+    """The figure as a PNG, replacing an earlier version of the file in one rename."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    return write_bytes(path, buffer.getvalue())
 
 
 def discard(fig) -> None:

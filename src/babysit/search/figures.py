@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from babysit.report.plotting import write_png  # noqa: E402
+
 MARKERS = {"COMPLETE": "o", "PRUNED": "x", "FAIL": "s"}
 
 
@@ -32,7 +34,7 @@ def plot_param_scatter(rows: list[dict], param, metric: str, path: Path) -> None
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    write_png(fig, path)
     plt.close(fig)
 
 
@@ -69,5 +71,5 @@ def plot_history(rows: list[dict], metric: str, path: Path, direction: str = "ma
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    write_png(fig, path)
     plt.close(fig)
