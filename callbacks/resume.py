@@ -2,11 +2,13 @@
 
 `ResumeCheckpoint` writes `last.ckpt` at every epoch boundary (after the epoch's validation, logging
 and scheduler step, before the next epoch draws its batch order) and when training ends. Ctrl-C or
-SIGTERM (what a cluster scheduler sends) stop training after the current step: the checkpoint of
-that step is written and `TrainingInterrupted` is raised. Besides Lightning's own state (weights,
-optimiser, scheduler, loops, every callback's state_dict, the data order of a pass in progress)
-the checkpoint carries the random generators' states and how many rows metrics.csv held.
-A second Ctrl-C stops at once (the previous checkpoint stays).
+SIGTERM (what a cluster scheduler sends) stop training after the current step and write its
+checkpoint: in the middle of an epoch through Lightning's own SIGTERM stop (SIGTERMException, raised
+once the step's logs are out), at an epoch boundary by raising `TrainingInterrupted`; `interruption`
+says where either stopped. Besides Lightning's own state (weights, optimiser, scheduler, loops,
+every callback's state_dict, the data order of a pass in progress) the checkpoint carries the random
+generators' states and how many rows metrics.csv held. A second Ctrl-C stops at once (the previous
+checkpoint stays).
 """
 
 import random
@@ -18,6 +20,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from babysit.verdict import console
 
@@ -79,6 +82,7 @@ class ResumeCheckpoint(pl.Callback):
         self._rows: int | None = None
         self._boundary = False  # the save in progress is at an epoch boundary
         self.loaded: dict | None = None  # what the checkpoint this fit resumed from carried
+        self.interruption: TrainingInterrupted | None = None  # where a signal stopped training
 
     @property
     def state_key(self) -> str:
@@ -127,7 +131,7 @@ class ResumeCheckpoint(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         # a stop on the epoch's last batch waits for the epoch's validation, at the next epoch start
         if batch_idx + 1 < trainer.num_training_batches and self._stop_requested(trainer):
-            self._stop(trainer, saved=False, boundary=False)
+            self._stop_after_step(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._restore_handlers()
@@ -135,6 +139,8 @@ class ResumeCheckpoint(pl.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         self._restore_handlers()
+        if isinstance(exception, SIGTERMException) and self.interruption is not None:
+            self.save(trainer, boundary=False)  # the step is complete, its logs are out
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -160,9 +166,19 @@ class ResumeCheckpoint(pl.Callback):
         # every rank must stop at the same step, or the others wait for it forever
         return trainer.strategy.reduce_boolean_decision(self._signal is not None, all=False)
 
+    def _interruption(self, trainer: pl.Trainer) -> TrainingInterrupted:
+        signum = self._signal or signal.SIGTERM  # another rank received it
+        self.interruption = TrainingInterrupted(signum, self.path, trainer.current_epoch + 1, trainer.global_step)
+        return self.interruption
+
     def _stop(self, trainer: pl.Trainer, saved: bool, boundary: bool) -> None:
         if not saved:
             self.save(trainer, boundary)
-        signum = self._signal or signal.SIGTERM  # another rank received it
         self._restore_handlers()
-        raise TrainingInterrupted(signum, self.path, trainer.current_epoch + 1, trainer.global_step)
+        raise self._interruption(trainer)
+
+    def _stop_after_step(self, trainer: pl.Trainer) -> None:
+        """Lightning stops after this step once its logs are written (raising SIGTERMException), in
+        the state a checkpoint resumes from exactly; on_exception writes that checkpoint."""
+        self._interruption(trainer)
+        trainer._signal_connector.received_sigterm = True

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from babysit.atomic import write_text
 from babysit.checkpoint import META_KEY, read
 from babysit.errors import BabysitError
 
@@ -50,7 +51,8 @@ def expand_argv(argv: list[str]) -> list[str]:
     recorded = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
     recorded = [a for a in recorded if not a.startswith("resume=")]
     typed = [a for a in argv if not a.startswith("resume=")]
-    return recorded + typed + [f"resume={run_dir}", f"hydra.run.dir={run_dir}"]
+    # Hydra would rewrite .hydra/ before the resume is checked: record_config writes it once accepted
+    return recorded + typed + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
 
 @dataclass
@@ -81,19 +83,23 @@ class ResumePoint:
         """The checkpoint must be of the network and data this command builds."""
         mine, theirs = meta, self.meta
 
+        def data_check(*pairs) -> None:
+            for key, what in pairs:
+                if mine.get(key) != theirs.get(key):
+                    raise BabysitError(f"resume={self.run_dir}: its checkpoint was trained on {what} "
+                                       f"{theirs.get(key)}, this command gives {mine.get(key)}: "
+                                       "keep the data settings of the run")
+
         def model(m: dict) -> str:
             return str((m.get("model") or {}).get("_target_", "?")).rsplit(".", 1)[-1]
 
+        data_check(("data", "data"), ("classes", "classes"))
         if mine.get("model") != theirs.get("model"):
             differ = sorted(k for k in set(mine["model"]) | set(theirs.get("model") or {})
                             if mine["model"].get(k) != (theirs.get("model") or {}).get(k))
             raise BabysitError(f"resume={self.run_dir}: its checkpoint holds {model(theirs)}, this command builds "
                                f"{model(mine)} (model.{differ[0]} differs): keep the model settings of the run")
-        for key, what in (("data", "data"), ("classes", "classes"), ("in_shape", "input shape"),
-                          ("normalize", "input normalisation")):
-            if mine.get(key) != theirs.get(key):
-                raise BabysitError(f"resume={self.run_dir}: its checkpoint was trained on {what} {theirs.get(key)}, "
-                                   f"this command gives {mine.get(key)}: keep the data settings of the run")
+        data_check(("in_shape", "input shape"), ("normalize", "input normalisation"))
 
     def kept_metric_rows(self) -> list[dict]:
         """The rows of metrics.csv logged up to the checkpoint, to be logged again before training goes on."""
@@ -109,6 +115,16 @@ class ResumePoint:
     def line(self) -> str:
         return (f"Resuming {self.run_dir} at epoch {self.epoch + 1}, step {self.step} "
                 f"({self.checkpoint.relative_to(self.run_dir).as_posix()})")
+
+
+def record_config(run_dir: Path, cfg) -> None:
+    """The accepted resume's overrides (the run's own, then this command's) and config become the
+    run's record in .hydra/, as Hydra writes them, so that the next resume replays them."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    write_text(run_dir / ".hydra" / "overrides.yaml", yaml.safe_dump(list(HydraConfig.get().overrides.task)))
+    write_text(run_dir / ".hydra" / "config.yaml", OmegaConf.to_yaml(cfg))
 
 
 def relog_metric_rows(trainer, rows: list[dict]) -> None:

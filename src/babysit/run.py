@@ -11,9 +11,10 @@ import torch
 import torch.utils.deterministic
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from babysit.callbacks.resume import TrainingInterrupted
+from babysit.callbacks.resume import ResumeCheckpoint, TrainingInterrupted
 from babysit.checkpoint import describe
 from babysit.config import check_config, flat_hparams
 from babysit.cross_validation import run_cross_validation
@@ -24,7 +25,7 @@ from babysit.module import Classifier
 from babysit.preflight import run_preflight
 from babysit.regularization import Regularizer
 from babysit.report import write_report_safely
-from babysit.resume import ResumePoint, relog_metric_rows, resume_command
+from babysit.resume import ResumePoint, record_config, relog_metric_rows, resume_command
 from babysit.summary import RunSummary
 from babysit.transfer import apply_transfer
 from babysit.verdict import worst
@@ -126,6 +127,7 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         started -= float(resume.previous.get("wall_time_s") or 0)
         if lead:
             print(resume.line(), flush=True)
+            record_config(out, cfg)
             relog_metric_rows(trainer, resume.kept_metric_rows())
     if module.transfer is not None and lead:
         print(module.transfer.line(), flush=True)
@@ -166,7 +168,7 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         if lead:
             write_report_safely(cfg, out)
         if status == "interrupted":
-            return stop_interrupted(e, out, lead)
+            return stop_interrupted(interruption(trainer) or e, out, lead)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     final, ckpt = final_metrics(trainer, module, dm)
@@ -182,10 +184,14 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
 
 
 def interrupted(e: BaseException) -> bool:
-    """Ctrl-C or SIGTERM: stopped after a step (TrainingInterrupted) or at once (a second Ctrl-C,
-    which Lightning turns into SystemExit)."""
-    return isinstance(e, TrainingInterrupted | KeyboardInterrupt) or (
+    """Ctrl-C or SIGTERM: stopped after a step (TrainingInterrupted, or Lightning's SIGTERMException)
+    or at once (a second Ctrl-C, which Lightning turns into SystemExit)."""
+    return isinstance(e, TrainingInterrupted | KeyboardInterrupt | SIGTERMException) or (
         isinstance(e, SystemExit) and isinstance(e.__context__, KeyboardInterrupt))
+
+
+def interruption(trainer: pl.Trainer) -> TrainingInterrupted | None:
+    return next((cb.interruption for cb in trainer.callbacks if isinstance(cb, ResumeCheckpoint)), None)
 
 
 def stop_interrupted(e: BaseException, out: Path, lead: bool) -> None:
