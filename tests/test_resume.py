@@ -10,6 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
 from babysit.errors import BabysitError
 from babysit.resume import ResumePoint, expand_argv
@@ -139,3 +143,25 @@ def test_a_resume_needs_a_run_dir_with_its_checkpoint(uninterrupted, tmp_path):
         expand_argv([f"resume={run_dir}"])
     with pytest.raises(BabysitError, match="leave out -m"):
         expand_argv(["-m", f"resume={uninterrupted}"])
+
+
+def test_the_expanded_command_expands_to_itself(tmp_path):
+    """The processes of a DDP run re-run the expanded command: it must compose the same config."""
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- data=digits\n- +trainer.profiler=simple\n- seed=1\n")
+    once = expand_argv([f"resume={run_dir}", "+trainer.profiler=simple", "trainer.max_epochs=5"])
+    assert once[:4] == ["data=digits", "seed=1", "+trainer.profiler=simple", "trainer.max_epochs=5"]
+    assert "trainer.profiler=advanced" in expand_argv([f"resume={run_dir}", "trainer.profiler=advanced"])
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {a}\n" for a in once if not a.startswith("hydra")))
+    twice = expand_argv(once)
+    assert [a for a in twice if a.startswith("+")] == ["+trainer.profiler=simple"]
+    assert OmegaConf.to_container(compose(twice)) == OmegaConf.to_container(compose(once))
+
+
+def compose(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose("train", overrides=[a for a in overrides if not a.startswith("hydra.")])

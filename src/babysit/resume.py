@@ -38,6 +38,10 @@ def _run_dir(value: str) -> Path:
     return run_dir
 
 
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def expand_argv(argv: list[str]) -> list[str]:
     """The command line a resume runs: the original run's overrides, then this command's, then the
     run's own directory as Hydra's run dir. Idempotent, so the processes of a DDP run (which re-run
@@ -48,9 +52,12 @@ def expand_argv(argv: list[str]) -> list[str]:
     if "-m" in argv or "--multirun" in argv:
         raise BabysitError("resume= continues one run: leave out -m (a sweep resumes by running its command again)")
     run_dir = _run_dir(value)
-    recorded = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    recorded = [a for a in recorded if not a.startswith("resume=")]
     typed = [a for a in argv if not a.startswith("resume=")]
+    # a later value of a key wins, but Hydra refuses to add (+key=…) a key twice: a key the command
+    # adds itself is left to the command (it is already expanded when a DDP rank runs it again)
+    added = {_key(a) for a in typed if a.startswith("+")}
+    recorded = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    recorded = [a for a in recorded if not a.startswith("resume=") and _key(a) not in added]
     # Hydra would rewrite .hydra/ before the resume is checked: record_config writes it once accepted
     return recorded + typed + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
