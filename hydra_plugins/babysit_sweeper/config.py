@@ -30,6 +30,9 @@ class CoarseToFineSweeperConf:
                                                              "n_warmup_steps": 1})
     epochs_key: str = "trainer.max_epochs"
     batch_size: int = 1
+    # RDB storage (PostgreSQL, SQLite): each worker records its running trials' heartbeats every
+    # `interval` s; a trial without one for `grace` s is taken for interrupted and drawn again
+    heartbeat: dict[str, Any] = field(default_factory=lambda: {"interval": 10, "grace": 60})
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="coarse_to_fine", node=CoarseToFineSweeperConf,

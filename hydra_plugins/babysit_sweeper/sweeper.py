@@ -36,7 +36,7 @@ class CoarseToFineSweeper(Sweeper):
             params=s["params"], stages=[Stage(**st) for st in s["stages"]], study_name=s["study_name"],
             storage=storage, direction=s["direction"], seed=s["seed"], top_k=s["top_k"], shrink=s["shrink"],
             edge_fraction=s["edge_fraction"], pruner=s["pruner"], epochs_key=s["epochs_key"],
-            batch_size=s["batch_size"],
+            batch_size=s["batch_size"], heartbeat=s["heartbeat"],
             metric_name=str(self.config.get("optimized_metric", "val/acc")).replace("/", " "),
         )
         search = CoarseToFine(settings)
