@@ -168,7 +168,7 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         if lead:
             write_report_safely(cfg, out)
         if status == "interrupted":
-            return stop_interrupted(interruption(trainer) or e, out, lead)
+            return stop_interrupted(interruption(trainer) or e, out, lead, resumable=fold is None)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     final, ckpt = final_metrics(trainer, module, dm)
@@ -194,7 +194,7 @@ def interruption(trainer: pl.Trainer) -> TrainingInterrupted | None:
     return next((cb.interruption for cb in trainer.callbacks if isinstance(cb, ResumeCheckpoint)), None)
 
 
-def stop_interrupted(e: BaseException, out: Path, lead: bool) -> None:
+def stop_interrupted(e: BaseException, out: Path, lead: bool, resumable: bool = True) -> None:
     """Say where the run stopped and how to continue it; exit as a signalled process does (128 + signal)."""
     checkpoint = out / "checkpoints" / "last.ckpt"
     if lead:
@@ -203,7 +203,7 @@ def stop_interrupted(e: BaseException, out: Path, lead: bool) -> None:
         else:
             where = f"at once: {checkpoint} holds the last epoch" if checkpoint.is_file() else "before any checkpoint"
         print(f"Interrupted {where}", flush=True)
-        if checkpoint.is_file():
+        if checkpoint.is_file() and resumable:  # (a cross-validation starts again)
             print(f"Continue with: {resume_command(out.resolve())}", flush=True)
     if not lead:
         return None  # Lightning's launcher ends the whole run when a rank exits with an error
