@@ -7,6 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from babysit.cli import check_group_choices, check_overrides, report_user_errors
+from babysit.resume import expand_argv
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -17,6 +18,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = report_user_errors(lambda: expand_argv(sys.argv[1:]))  # resume=<run dir>: its own settings
     check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
     check_overrides(sys.argv[1:], Path(__file__).parent / "conf")
     main()
