@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -17,6 +18,7 @@ from babysit.data.batches import TensorBatches
 from babysit.distributed import check_devices
 from babysit.errors import BabysitError
 from babysit.run import run
+from babysit.run_files import PREDICTIONS
 from tests.cli import ROOT, train
 from tests.conftest import make_cfg
 
@@ -63,6 +65,12 @@ def test_two_processes_give_the_numbers_of_one_process_over_the_same_global_batc
     a, b = pd.read_csv(tmp_path / "single" / "metrics.csv"), pd.read_csv(run_dir / "metrics.csv")
     assert list(a.columns) == list(b.columns) and a.shape == b.shape
     pd.testing.assert_frame_equal(a, b, rtol=RTOL, atol=1e-9)
+    # the test predictions of the whole split, in its order, written once
+    with np.load(tmp_path / "single" / PREDICTIONS) as one, np.load(run_dir / PREDICTIONS) as two:
+        for key in ("labels", "predicted", "confusion"):
+            np.testing.assert_array_equal(one[key], two[key])
+        np.testing.assert_allclose(one["confidence"], two["confidence"], rtol=RTOL)
+        assert sorted(one["mistake_index"]) == sorted(two["mistake_index"])
 
 
 def test_two_processes_print_and_write_once(ddp_run):
