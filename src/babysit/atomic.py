@@ -35,6 +35,13 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def write_npz(path: str | Path, **arrays) -> Path:
+    """numpy's compressed archive of `arrays`, written as above."""
+    import numpy as np
+
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -1,13 +1,12 @@
 """Loss, accuracy and balanced accuracy of a model on one split, without augmentation; for the
 test split, also what the report shows of the mistakes."""
 
-import io
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from babysit.atomic import write_bytes
+from babysit.atomic import write_npz
 from babysit.distributed import gather_shards
 
 MISTAKES_KEPT = 32  # the most confident mistakes whose images the report shows
@@ -65,8 +64,6 @@ def _worst_mistakes(y, pred, confidence) -> torch.Tensor:
 
 def _keep(path: Path, y, pred, confidence, worst, images, confusion, classes) -> None:
     pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, labels=y.numpy(), predicted=pred.numpy(), confidence=confidence.numpy(),
-                        confusion=confusion.numpy(), classes=np.asarray([str(c) for c in classes]),
-                        mistake_index=worst.numpy(), mistake_images=pixels)
-    write_bytes(path, buffer.getvalue())
+    write_npz(path, labels=y.numpy(), predicted=pred.numpy(), confidence=confidence.numpy(),
+              confusion=confusion.numpy(), classes=np.asarray([str(c) for c in classes]),
+              mistake_index=worst.numpy(), mistake_images=pixels)
