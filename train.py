@@ -7,6 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from babysit.cli import check_command_line, report_user_errors
+from babysit.resume import expand_argv
 
 CONF = Path(__file__).parent / "conf"
 
@@ -21,5 +22,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = report_user_errors(lambda: expand_argv(sys.argv[1:]))  # resume=<run dir>: its own settings
     check_command_line(sys.argv[1:], CONF)
     main()

@@ -23,6 +23,7 @@ from babysit.callbacks.loss_progress import LossProgress
 from babysit.callbacks.monitor import Monitor, logged
 from babysit.callbacks.progress import EpochProgress
 from babysit.callbacks.readings import COST, TRAIN_ACC, VAL_ACC, EpochReadings
+from babysit.callbacks.resume import is_interruption
 from babysit.callbacks.train_val_gap import TrainValGap
 from babysit.callbacks.update_ratio import UpdateRatio
 from babysit.callbacks.weight_stats import WeightGradStats
@@ -86,6 +87,7 @@ class Babysitter(CallbackGroup):
         self.rows: list[dict] = []  # every monitor scalar and epoch metric, for babysit_metrics.csv
         self.started: float | None = None
         self.in_shape: list[int] | None = None
+        self.resumed = False  # the fit continues from a checkpoint (its state was loaded)
         if write_outputs:
             for monitor in self.monitors.values():
                 monitor.metrics.rows = self.rows
@@ -118,24 +120,44 @@ class Babysitter(CallbackGroup):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.started = time.time()
         super().on_fit_start(trainer, pl_module)
-        if self.options.preflight and trainer.is_global_zero:
+        if self.options.preflight and not self.resumed:  # a resumed fit had its preflight
             self._run_preflight(trainer, pl_module)
 
     def _run_preflight(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Once, on rank 0 (on copies of the model, with all of the data); under DDP the other ranks
+        wait for its verdicts, so that every rank's monitors learn the same."""
         from babysit.preflight import make_probe
 
-        probe = make_probe(trainer, pl_module, self.fmt, self.loss_fn, self.options.num_classes)
-        self.run_preflight_on(probe, self.output_dir(trainer))
+        if trainer.is_global_zero:
+            probe = make_probe(trainer, pl_module, self.fmt, self.loss_fn, self.options.num_classes)
+            self.run_preflight_on(probe, self.output_dir(trainer))
+        if trainer.world_size > 1:
+            found = trainer.strategy.broadcast(self._found(), src=0)
+            if not trainer.is_global_zero:
+                self._learn(found)
 
     def run_preflight_on(self, probe, out_dir: Path) -> list[Verdict]:
         """The preflight on `probe`, with this babysitter's options; the monitors learn what it measured."""
         from babysit.preflight import run_preflight
 
         started = time.perf_counter()
-        self.preflight = run_preflight(self.options, probe, probe.configured_lr(), out_dir)
+        checks = run_preflight(self.options, probe, probe.configured_lr(), out_dir)
         self.preflight_seconds = time.perf_counter() - started
-        self.num_classes = self.num_classes or probe.num_classes
-        self.in_shape = list(probe.fmt.inputs(probe.first_batch()).shape[1:])
+        self._learn({"checks": [v.as_dict() for v in checks], "num_classes": probe.num_classes,
+                     "in_shape": list(probe.fmt.inputs(probe.first_batch()).shape[1:])})
+        for listener in self.preflight_listeners:
+            listener(self.preflight)
+        return self.preflight
+
+    def _found(self) -> dict:
+        return {"checks": [v.as_dict() for v in self.preflight], "num_classes": self.num_classes,
+                "in_shape": self.in_shape}
+
+    def _learn(self, found: dict) -> None:
+        """The preflight's verdicts and what the monitors take from them (the classes, the majority baseline)."""
+        self.preflight = [Verdict(**v) for v in found["checks"]]
+        self.num_classes = self.num_classes or found["num_classes"]
+        self.in_shape = found["in_shape"]
         gap = self.monitors.get("train_val_gap")
         if gap is not None:
             gap.num_classes = gap.num_classes or self.num_classes
@@ -146,9 +168,20 @@ class Babysitter(CallbackGroup):
                 gap.chance = shares.get("val", shares.get("train"))
             if self.epoch_line is not None and balance.status != "PASS":
                 self.epoch_line.baseline = shares.get("val", shares.get("train"))
-        for listener in self.preflight_listeners:
-            listener(self.preflight)
-        return self.preflight
+
+    def state_dict(self) -> dict:
+        """The members' states, the preflight's findings and the rows of babysit_metrics.csv: a fit
+        resumed from a checkpoint judges and writes as the uninterrupted one does."""
+        return {**super().state_dict(), "babysitter": {**self._found(), "rows": list(self.rows)}}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        own = state_dict.pop("babysitter", None)
+        super().load_state_dict(state_dict)
+        self.resumed = True
+        if own is not None:
+            self.rows[:] = own["rows"]  # the monitors' writers hold this list
+            self._learn(own)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         gap = self.monitors.get("train_val_gap")
@@ -171,7 +204,7 @@ class Babysitter(CallbackGroup):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)
         if self.write_outputs and trainer.is_global_zero:
-            interrupted = isinstance(exception, KeyboardInterrupt)
+            interrupted = is_interruption(exception)
             self.write(trainer, pl_module, status="interrupted" if interrupted else "failed",
                        reason=f"{type(exception).__name__}: {exception}")
 

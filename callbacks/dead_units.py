@@ -19,8 +19,9 @@ ADVICE = ("lower the learning rate (one big step can push a unit below all its i
 
 class DeadUnits(Monitor):
     """Every `interval` steps, forward hooks on the ReLU modules measure the fraction of dead units
-    of that training batch, logged as `babysit/dead_units/<layer>`. The hooks exist only during
-    measured steps. Units are dimension 1 of the output (features of a Linear, channels of a conv)."""
+    of that training batch (under DDP, of the batches of all ranks together), logged as
+    `babysit/dead_units/<layer>`. The hooks exist only during measured steps. Units are
+    dimension 1 of the output (features of a Linear, channels of a conv)."""
 
     def __init__(self, threshold: float = 0.5, interval: int = 10):
         super().__init__(interval=interval)
@@ -56,7 +57,8 @@ class DeadUnits(Monitor):
         if not self._sums:
             return
         step, epoch = self._step, trainer.current_epoch + 1
-        sums = torch.cat([unit_sums for _, unit_sums in self._sums]).tolist()  # one copy for all layers
+        # one copy for all layers; under DDP summed over the ranks: dead means dead on the global batch
+        sums = trainer.strategy.reduce(torch.cat([unit_sums for _, unit_sums in self._sums]), reduce_op="sum").tolist()
         calls, names, values, start = Counter(), [], [], 0
         for name, unit_sums in self._sums:  # an activation module used twice gets one entry per call
             calls[name] += 1

@@ -6,13 +6,15 @@ from collections.abc import Mapping
 import lightning.pytorch as pl
 import torch
 
-from babysit.callbacks.monitor import Monitor
+from babysit.callbacks.monitor import Monitor, step_cost
 from babysit.verdict import FAIL, PASS, Verdict
 
 
 class ExplosionStop(Monitor):
     """Reads the cost each training step returned (one float per step) and sets
-    `trainer.should_stop` the step it explodes; `exploded`, `reason`, `step`, `epoch` (1-based) say when."""
+    `trainer.should_stop` the step it explodes; `exploded`, `reason`, `step`, `epoch` (1-based) say when.
+    Under DDP the cost judged is the mean over the ranks (one all-reduce per step), so every rank
+    takes the same decision at the same step and they stop together."""
 
     def __init__(self, factor: float = 3.0):
         super().__init__(factor=factor)
@@ -28,13 +30,12 @@ class ExplosionStop(Monitor):
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if self.exploded or not isinstance(loss, torch.Tensor):
             return
-        cost = float(loss)
+        cost = step_cost(outputs, trainer)
         if self.initial is None and math.isfinite(cost):
             self.initial = cost
         self.max_cost = max(self.max_cost, cost)
         too_high = self.initial is not None and self.initial > 0 and cost > self.factor * self.initial
-        # every rank must agree, or the ranks that stop wait forever for the others
-        if trainer.strategy.reduce_boolean_decision(not math.isfinite(cost) or too_high, all=False):
+        if not math.isfinite(cost) or too_high:
             self._explode(trainer, cost)
 
     def _explode(self, trainer: pl.Trainer, cost: float) -> None:

@@ -1,6 +1,6 @@
 import math
 
-from babysit.callbacks.monitor import Monitor, logged
+from babysit.callbacks.monitor import Monitor, logged, step_cost
 from babysit.verdict import PASS, WARN, Verdict
 
 
@@ -18,7 +18,7 @@ class LossProgress(Monitor):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.first is None and outputs is not None:
-            self.first = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
+            self.first = step_cost(outputs, trainer)  # of all ranks
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         cost = logged(trainer, self.cost_key)

@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import pandas as pd
 from omegaconf import OmegaConf
 
+from babysit.atomic import write_text
 from babysit.config import flat_hparams
 from babysit.report import write_report_safely_to
 from babysit.summary import RunSummary
@@ -55,8 +56,8 @@ def write_babysit_outputs(babysitter, trainer: pl.Trainer, module: pl.LightningM
         last_epoch={k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1},
         **watched,
     )
-    pd.DataFrame(babysitter.rows, columns=None if babysitter.rows else ["step", "epoch"]).to_csv(out / METRICS,
-                                                                                                index=False)
+    table = pd.DataFrame(babysitter.rows, columns=None if babysitter.rows else ["step", "epoch"])
+    write_text(out / METRICS, table.to_csv(index=False))
     if not babysitter.options.report:
         return None
     return write_report_safely_to(out)

@@ -90,3 +90,12 @@ class EpochReadings(pl.Callback):
             values[TRAIN_ACC] = self._sums["train/correct"].float() / self._sums["train/seen"]
         if values:
             pl_module.log_dict(values, sync_dist=True)
+
+    def state_dict(self) -> dict:
+        """The sums of an epoch in progress (a checkpoint taken in the middle of one)."""
+        if not self.active or not self._sums:
+            return {}
+        return {"sums": {k: v.detach().clone() for k, v in self._sums.items()}, "width": self.width}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._sums, self.width = dict(state_dict["sums"]), state_dict["width"]

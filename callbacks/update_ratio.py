@@ -61,7 +61,7 @@ class UpdateRatio(Monitor):
         updates, sizes = norms[:len(self._weights)], norms[len(self._weights):]
         ratios = [u / s if s else math.nan for u, s in zip(updates, sizes, strict=True)]
         self.steps.append(step)
-        self.costs.append(step_cost(outputs))
+        self.costs.append(step_cost(outputs, trainer))  # under DDP of all ranks
         for name, ratio in zip(self._names, ratios, strict=True):
             self.history.setdefault(name, []).append(ratio)
         self.metrics.scalars(trainer, dict(zip(self._tags, ratios, strict=True)), step)

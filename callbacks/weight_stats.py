@@ -76,7 +76,7 @@ class WeightGradStats(Monitor):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx):
         if self._measured:
             self._measured = False
-            self.costs.append(step_cost(outputs))
+            self.costs.append(step_cost(outputs, trainer))  # under DDP of all ranks
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Vanishing gradients are judged while the cost still fell (a converged model's gradients
@@ -116,8 +116,10 @@ class WeightGradStats(Monitor):
             ))
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "steps": self.steps, "costs": self.costs}
+        return {"history": self.history, "steps": self.steps, "costs": self.costs,
+                "histogram_epoch": self._histogram_epoch}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history, self.steps = state_dict["history"], state_dict["steps"]
         self.costs = state_dict.get("costs", [math.nan] * len(self.steps))
+        self._histogram_epoch = state_dict.get("histogram_epoch", -1)

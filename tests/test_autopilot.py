@@ -88,3 +88,25 @@ def test_bad_search_settings_get_one_line(tmp_path, override, message):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "sweep").exists()  # checked before the sweep starts
+
+
+def test_a_failed_step_is_recorded_with_its_reason_and_runs_again_next_time(tmp_path):
+    from babysit.search.pipeline import Pipeline, PipelineSettings
+
+    launched = []
+
+    def launch_one(overrides, name):
+        launched.append(name)
+        if len(launched) == 1:
+            return {"status": "failed", "reason": "RuntimeError: DefaultCPUAllocator: can't allocate memory"}
+        return {"status": "finished", "final": {"test/acc": 0.9}, "epochs_run": 2}
+
+    def final_step():
+        pipeline = Pipeline(None, PipelineSettings(plan={}), tmp_path, ["model=lenet5"], 2, launch_one)
+        return pipeline.step("final", lambda: pipeline._train("final", ["optimizer.lr=0.01"]))
+
+    failed = final_step()
+    assert failed["status"] == "failed" and failed["reason"].endswith("can't allocate memory")
+    assert json.loads((tmp_path / "pipeline.json").read_text())["steps"]["final"]["status"] == "failed"
+    assert final_step()["status"] == "finished" and launched == ["final", "final"]
+    assert final_step()["final"] == {"test/acc": 0.9} and launched == ["final", "final"]  # done: not repeated

@@ -133,6 +133,33 @@ def test_the_preflight_leaves_the_training_numbers_alone(tmp_path):
     assert torch.equal(weights[0], weights[1])
 
 
+def test_a_fit_resumed_from_a_checkpoint_keeps_its_preflight_and_goes_on_monitoring(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def trainer(epochs, babysitter):
+        return pl.Trainer(max_epochs=epochs, callbacks=[babysitter, ModelCheckpoint(tmp_path, save_last=True)],
+                          default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                          enable_model_summary=False, accelerator="cpu", devices=1)
+
+    train, val = tuple_loaders()
+    first = Babysitter(**FAST, write_outputs=False)
+    trainer(2, first).fit(Net(), train, val)
+    second = Babysitter(**FAST, output_dir=tmp_path / "resumed")
+    trainer(4, second).fit(Net(), train, val, ckpt_path=tmp_path / "last.ckpt")
+    assert second.preflight_seconds == 0  # not run again …
+    def said(verdicts):
+        return [(v.check, v.status, v.message) for v in verdicts]
+
+    assert said(second.preflight) == said(first.preflight)  # … but kept
+    assert second.monitors["train_val_gap"].epochs == [1, 2, 3, 4]
+    assert second.monitors["loss_progress"].first == first.monitors["loss_progress"].first
+    assert second.monitors["update_ratio"].steps[:len(first.monitors["update_ratio"].steps)] == \
+        first.monitors["update_ratio"].steps
+    assert [v.check for v in second.verdicts].count("explosion") == 1  # the end-of-fit verdicts once
+    written = json.loads((tmp_path / "resumed" / "babysit.json").read_text())
+    assert [(c["check"], c["status"], c["message"]) for c in written["preflight"]["checks"]] == said(first.preflight)
+
+
 def test_the_optimiser_of_the_copies_is_the_modules_own(tmp_path):
     train, val = tuple_loaders()
     babysitter = Babysitter(**FAST, write_outputs=False)

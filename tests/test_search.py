@@ -146,3 +146,54 @@ def test_best_so_far_follows_the_direction_of_the_metric():
             {"number": 2, "epochs": 2, "value": 0.2}, {"number": 3, "epochs": 1, "value": 0.9}]
     assert best_so_far(rows) == ([3, 6, 8, 9], [0.5, 0.5, 0.5, 0.9])
     assert best_so_far(rows, "minimize") == ([3, 6, 8, 9], [0.5, 0.5, 0.2, 0.2])
+
+
+def test_a_trial_that_runs_out_of_memory_is_failed_with_the_reason_and_the_sweep_goes_on(tmp_path):
+    # a first hidden layer of 10^9 units asks for 256 GB: the allocation fails as memory runs out
+    result = sweep(tmp_path, "+hydra.sweeper.params.model.hidden.0={type: choice, choices: [1000000000, 50]}",
+                   "hydra.sweeper.stages=[{name: coarse, trials: 4, epochs: 1, sampler: random}]",
+                   "hydra.sweeper.pruner.type=none")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = rows(tmp_path)
+    huge = [r for r in table if r["model.hidden.0"] == "1000000000"]
+    assert huge and all(r["state"] == "FAIL" and "can't allocate memory" in r["reason"] for r in huge)
+    assert any(r["state"] == "COMPLETE" for r in table) and len(table) == 4
+
+
+def test_a_launcher_that_fails_fails_its_trials_and_the_sweep_goes_on(tmp_path):
+    from babysit.search.trial_result import TrialResult
+
+    calls = []
+
+    def launch(jobs, first):
+        calls.append(first)
+        if first == 1:
+            raise RuntimeError("A worker process managed by the executor was unexpectedly terminated")
+        return [TrialResult(0.5, optuna.trial.TrialState.COMPLETE) for _ in jobs]
+
+    search = CoarseToFine(SearchSettings(params={"x": {"type": "uniform", "low": 0, "high": 1}},
+                                         stages=[Stage("coarse", 3, 1)], study_name="s",
+                                         storage=f"sqlite:///{tmp_path / 's.db'}"))
+    study = search.run([], launch, lambda study, trial_id: [])
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"] and calls == [0, 1, 2]
+    assert study.trials[1].user_attrs["reason"].startswith("the launcher failed: RuntimeError: A worker process")
+
+
+def test_a_trial_whose_heartbeats_stop_is_failed_as_interrupted(tmp_path):
+    """A worker on another machine that dies: only its heartbeats tell."""
+    import time
+
+    settings = SearchSettings(params={"x": {"type": "uniform", "low": 0, "high": 1}}, stages=[Stage("coarse", 2, 1)],
+                              study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}",
+                              heartbeat={"interval": 1, "grace": 2})
+    search = CoarseToFine(settings)
+    study = search.open_study()
+    trial = study.ask()
+    trial.set_user_attr("stage", "coarse")
+    trial.set_user_attr("owner", "elsewhere:1234")
+    search.storage.record_heartbeat(trial._trial_id)
+    time.sleep(3.5)
+    study = search.open_study()  # any worker that looks
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert search.stage_trials(study, Stage("coarse", 2, 1)) == []

@@ -43,3 +43,69 @@ def test_two_workers_share_one_study_without_duplicate_trials(tmp_path):
     numbers = [int(r["number"]) for r in rows]
     assert len(numbers) == len(set(numbers)) == sum(ran)
     assert 6 <= len(numbers) <= 7  # the shared budget, give or take one trial asked in the same instant
+
+
+def _running_trial_of(study_name: str, pid: int, timeout: float = 300):
+    """Wait until the worker with `pid` has a trial RUNNING (it is in the middle of it)."""
+    import socket
+    import time
+
+    import optuna
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            study = optuna.load_study(study_name=study_name, storage=URL)
+        except KeyError:  # not created yet
+            time.sleep(0.2)
+            continue
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.user_attrs.get("owner") == f"{socket.gethostname()}:{pid}":
+                return t.number
+        time.sleep(0.2)
+    raise AssertionError(f"worker {pid} never ran a trial")
+
+
+@pytest.mark.skipif(not URL or not reachable(URL),
+                    reason="no PostgreSQL server: run `export BABYSIT_POSTGRES_URL=$(bash .ci/postgres.sh)`")
+def test_a_killed_worker_is_replaced_its_trial_drawn_again_and_a_restarted_worker_joins(tmp_path):
+    import signal
+    import time
+
+    import optuna
+
+    name = f"faults_{uuid.uuid4().hex[:8]}"
+    trials = 8
+    cmd = [sys.executable, "train.py", "-m", "hparams_search=coarse_to_fine", "data=digits", "model=fc3",
+           f"hydra.sweeper.storage={URL}", f"hydra.sweeper.study_name={name}", "hydra.sweeper.pruner.type=none",
+           f"hydra.sweeper.stages=[{{name: coarse, trials: {trials}, epochs: 2, sampler: random}}]"]
+
+    def worker(tag: str) -> subprocess.Popen:
+        return subprocess.Popen(cmd + [f"hydra.sweep.dir={tmp_path / tag}"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    doomed, survivor = worker("doomed"), worker("survivor")
+    killed = _running_trial_of(name, doomed.pid)
+    time.sleep(1.0)  # inside the trial's training
+    doomed.send_signal(signal.SIGKILL)
+    doomed.communicate(timeout=60)
+    restarted = worker("doomed")  # the same command again: its preflight and plan are done (pipeline.json)
+    outputs = {tag: w.communicate(timeout=900) for tag, w in (("survivor", survivor), ("restarted", restarted))}
+    for tag, w in (("survivor", survivor), ("restarted", restarted)):
+        assert w.returncode == 0, outputs[tag][1][-2000:]
+    assert "preflight: done in an earlier run, not repeated" in outputs["restarted"][0]
+    assert outputs["restarted"][0].count("val acc: ") >= 1  # it took trials of the study again
+
+    study = optuna.load_study(study_name=name, storage=URL)
+    states = {t.number: t.state for t in study.trials}
+    assert states[killed] == optuna.trial.TrialState.FAIL
+    assert study.trials[killed].user_attrs["reason"].startswith("interrupted: its worker")
+    assert study.user_attrs[f"interrupted/{killed}"]
+    assert optuna.trial.TrialState.RUNNING not in states.values()
+    finished = [n for n, s in states.items() if s == optuna.trial.TrialState.COMPLETE]
+    assert trials <= len(finished) <= trials + 1  # the budget, give or take one asked in the same instant
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    with (tmp_path / "doomed" / "trials.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["reason"] for r in table if int(r["number"]) == killed][0].startswith("interrupted")

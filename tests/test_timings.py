@@ -29,3 +29,14 @@ def test_phases_add_up_and_only_the_first_run_of_a_process_counts_its_startup():
     assert set(t) == {"fit", "wall"} and t["fit"] <= t["wall"]
     age = process_age()
     assert age is None or age > 0
+
+
+def test_a_resumed_run_adds_its_time_to_the_earlier_parts():
+    timer = PhaseTimer()
+    timer.carry({"setup": 1.0, "preflight": 2.0, "fit": 3.0, "report": 0.5, "wall": 7.0})
+    with timer.phase("fit"):
+        pass
+    t = timer.as_dict()
+    assert t["preflight"] == 2.0 and t["report"] == 0.5 and 3.0 <= t["fit"] < 3.5
+    assert 7.0 <= t["wall"] < 7.5
+    assert "setup 1.0 s, preflight 2.0 s, fit 3.0 s, report 0.5 s (run 7.0 s)" in timer.line()

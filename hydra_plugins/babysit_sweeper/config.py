@@ -38,6 +38,9 @@ class CoarseToFineSweeperConf:
     pipeline: dict[str, Any] = field(default_factory=lambda: {
         "preflight": True, "final": False, "baseline": False, "final_epochs": None})
     verbose: bool = False  # True: every trial's own output (epoch lines, verdicts) on the console too
+    # RDB storage (PostgreSQL, SQLite): each worker records its running trials' heartbeats every
+    # `interval` s; a trial without one for `grace` s is taken for interrupted and drawn again
+    heartbeat: dict[str, Any] = field(default_factory=lambda: {"interval": 10, "grace": 60})
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="coarse_to_fine", node=CoarseToFineSweeperConf,

@@ -49,7 +49,7 @@ class CoarseToFineSweeper(Sweeper):
         from babysit.search.outputs import write_outputs
         from babysit.search.pipeline import Pipeline, PipelineSettings
         from babysit.search.storage import storage_url
-        from babysit.search.trial_result import read_result
+        from babysit.search.trial_result import failure_reason, read_result
         from babysit.verdict import console
 
         freeze_imports()  # every trial runs in this process: full collections skip the imported objects
@@ -62,7 +62,7 @@ class CoarseToFineSweeper(Sweeper):
             params=s["params"], stages=[Stage(**st) for st in s["stages"]], study_name=s["study_name"],
             storage=storage, direction=s["direction"], seed=s["seed"], top_k=s["top_k"], shrink=s["shrink"],
             edge_fraction=s["edge_fraction"], pruner=s["pruner"], epochs_key=s["epochs_key"],
-            batch_size=s["batch_size"],
+            batch_size=s["batch_size"], heartbeat=s["heartbeat"],
             metric_name=str(self.config.get("optimized_metric", "val/acc")).replace("/", " "),
         )
         search = CoarseToFine(settings)
@@ -83,12 +83,19 @@ class CoarseToFineSweeper(Sweeper):
             return results
 
         def launch_one(overrides: list[str], name: str) -> dict:
-            (ret,) = self.launcher.launch([overrides + quiet + [f"hydra.sweep.subdir={name}"]], initial_job_idx=0)
+            """The job's summary.json; a job that raised, or a launcher that failed under it, gives
+            status "failed" with the reason (what the job wrote before is kept)."""
+            try:
+                (ret,) = self.launcher.launch([overrides + quiet + [f"hydra.sweep.subdir={name}"]], initial_job_idx=0)
+            except Exception as e:  # noqa: BLE001 - e.g. joblib lost the worker process the system killed
+                return {"status": "failed", "reason": f"the launcher failed: {failure_reason(e)}"}
+            path = sweep_dir / name / "summary.json"
+            summary = json.loads(path.read_text()) if path.is_file() else {}
             if ret.status == JobStatus.FAILED:
-                raise BabysitError(f"the {name} job failed ({type(ret._return_value).__name__}: {ret._return_value}): "
-                                   f"see {sweep_dir / name}")
-            summary = sweep_dir / name / "summary.json"
-            return json.loads(summary.read_text()) if summary.is_file() else {}
+                reason = failure_reason(ret._return_value)
+                console.print(f"[red]{name}: failed ({reason})[/red]: see {sweep_dir / name}", markup=True)
+                summary.update(status="failed", reason=reason)
+            return summary
 
         def trial_overrides(study, trial_id: int) -> list[str]:
             # quoted: a study named 123 or true stays a string in the job

@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, open_dict
 
 from babysit.config import flat_hparams
+from babysit.distributed import is_rank_zero
 from babysit.report import write_report_safely
 from babysit.report.cross_validation import write_cv_report
 from babysit.summary import RunSummary
@@ -52,7 +54,8 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
     folds = cfg.cv.folds
     out = Path(cfg.paths.output_dir)
     started = time.time()
-    summary = RunSummary(out / "summary.json", kind="cv", status="running",
+    lead = is_rank_zero()  # under DDP every rank runs the folds; rank 0 alone prints and writes
+    summary = RunSummary(out / "summary.json", write=lead, kind="cv", status="running",
                          command=" ".join(["python"] + sys.argv), seed=cfg.seed,
                          cv={"folds": folds, "seed": cfg.cv.seed}, hparams=flat_hparams(cfg), folds=[])
     records: list[dict] = []
@@ -65,14 +68,15 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
                        final={k: v["mean"] for k, v in stats.items()}, exploded=exploded is not None,
                        explosion=exploded["explosion"] if exploded else None,
                        epochs_run=sum(r["epochs_run"] for r in records), wall_time_s=time.time() - started, **extra)
-        if records:
+        if records and lead:
             report = write_report_safely(cfg, out, write_cv_report)
             if report is not None:
                 print(f"Report: {report}", flush=True)
         return stats
 
     for k in range(folds):
-        print(f"Cross-validation fold {k + 1} / {folds}", flush=True)
+        if lead:
+            print(f"Cross-validation fold {k + 1} / {folds}", flush=True)
         try:
             run_one(fold_config(cfg, out, k), fold=k)
         except BaseException as e:
@@ -81,12 +85,15 @@ def run_cross_validation(cfg: DictConfig, run_one: Callable[..., float | None]) 
             interrupted = isinstance(e, KeyboardInterrupt | SystemExit)
             finish("interrupted" if interrupted else "failed", reason=f"fold {k + 1}: {type(e).__name__}: {e}")
             raise
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()  # rank 0 has written the fold's summary that every rank reads next
         records.append(fold_record(k, out / f"fold_{k + 1}"))
         summary.update(folds=records, epochs_run=sum(r["epochs_run"] for r in records))
         if records[-1]["exploded"]:
             break  # the same hyperparameters would explode on the other folds too
     stats = finish("finished")
-    _print_cv(stats, folds, out)
+    if lead:
+        _print_cv(stats, folds, out)
     metric = stats.get(cfg.optimized_metric)
     return metric["mean"] if metric and not summary.data["exploded"] else None
 

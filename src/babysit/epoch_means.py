@@ -35,6 +35,12 @@ class EpochMeans:
     def reset(self) -> None:
         self._sums = None
 
+    def state_dict(self) -> torch.Tensor:
+        return self._sums.detach().clone()
+
+    def load_state_dict(self, sums: torch.Tensor) -> None:
+        self._sums = sums
+
     @property
     def empty(self) -> bool:
         return self._sums is None

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 from omegaconf import OmegaConf
 
+from babysit.atomic import write_text
 from babysit.checkpoint import load_network
 from babysit.cli import fail, report_user_errors
 from babysit.errors import BabysitError
@@ -115,7 +116,7 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path | None = None, sett
             "input": {"shape": ["N", *meta["in_shape"]], "dtype": "float32", "range": [0.0, 1.0],
                       "normalization": "built in (" + meta["normalize"]["mode"] + ")"},
             "output": "logits, one column per class", "max_abs_diff": diff}
-    path.with_name(path.name + ".json").write_text(json.dumps(info, indent=2))
+    write_text(path.with_name(path.name + ".json"), json.dumps(info, indent=2))
     return path, diff
 
 

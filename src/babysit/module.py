@@ -10,8 +10,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from babysit.callbacks.loggers import MetricWriter
 from babysit.checkpoint import META_KEY
 from babysit.epoch_means import EpochMeans
+from babysit.errors import BabysitError
 from babysit.regularization import Regularizer
 from babysit.transfer import Transfer, frozen_norms
+
+EPOCH_SUMS_KEY = "babysit_epoch_sums"
 
 
 class Classifier(pl.LightningModule):
@@ -61,7 +64,7 @@ class Classifier(pl.LightningModule):
         every = self.trainer.log_every_n_steps
         if every and (self.global_step + 1) % every == 0:
             # straight to the loggers: self.log costs about a millisecond, more than a LeNet-5 step
-            step_loss = {"train/loss_step": float(cost.detach()), "epoch": self.current_epoch}
+            step_loss = {"train/loss_step": float(self._mean_over_ranks(cost.detach())), "epoch": self.current_epoch}
             self.step_metrics.scalars(self.trainer, step_loss, self.global_step)
         if batch_idx + 1 == self.trainer.num_training_batches:
             self._log_train_epoch(len(y))
@@ -70,7 +73,8 @@ class Classifier(pl.LightningModule):
     def _log_train_epoch(self, batch_size: int) -> None:
         # logged once, from the epoch's last batch, so that callbacks see the means in on_train_epoch_end
         means = self.train_means.compute(lambda sums: self.trainer.strategy.reduce(sums, reduce_op="sum"))
-        self.log_dict(means, on_step=False, on_epoch=True, batch_size=batch_size)
+        # the same on every rank already; sync_dist tells Lightning so (it warns otherwise)
+        self.log_dict(means, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=self.trainer.world_size > 1)
         self.train_means.reset()
         self.step_metrics.flush()
 
@@ -84,6 +88,32 @@ class Classifier(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.meta is not None:
             checkpoint[META_KEY] = self.meta
+        checkpoint[EPOCH_SUMS_KEY] = self._epoch_sums()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if checkpoint.get(EPOCH_SUMS_KEY) and self.trainer.state.fn == "fit":
+            self._restore_epoch_sums(checkpoint[EPOCH_SUMS_KEY])
+
+    def _mean_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        return self.trainer.strategy.reduce(value, reduce_op="mean") if self.trainer.world_size > 1 else value
+
+    def _epoch_sums(self) -> dict | None:
+        """The running sums of the epoch's training means: a checkpoint taken mid-epoch (Ctrl-C, SIGTERM)
+        carries them, so that the resumed epoch reports the means of the whole epoch. Under DDP each
+        rank holds its own sums: they are gathered (row r: rank r)."""
+        if self.train_means.empty:
+            return None  # between epochs: nothing to carry
+        world = self.trainer.world_size if self._trainer is not None else 1
+        sums = self.train_means.state_dict()
+        return {"world_size": world, "sums": self.all_gather(sums) if world > 1 else sums}
+
+    def _restore_epoch_sums(self, saved: dict) -> None:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if saved["world_size"] != world:
+            raise BabysitError(f"the checkpoint was taken in the middle of an epoch on {saved['world_size']} "
+                               f"process(es): resume it with trainer.devices={saved['world_size']}")
+        sums = saved["sums"][self.trainer.global_rank] if world > 1 else saved["sums"]
+        self.train_means.load_state_dict(sums.to(self.device))
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.reg.apply_max_norm(self.net)
@@ -92,7 +122,8 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self(x)
         metric.update(logits, y)
-        self.log(f"{stage}/loss", self.criterion(logits, y), on_step=False, on_epoch=True, batch_size=len(y))
+        self.log(f"{stage}/loss", self.criterion(logits, y), on_step=False, on_epoch=True, batch_size=len(y),
+                 sync_dist=self.trainer.world_size > 1)  # the mean over every rank's samples
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, batch_size=len(y))
 
     def validation_step(self, batch, batch_idx):

@@ -14,16 +14,20 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from babysit.atomic import write_text
 from babysit.callbacks import Babysitter
+from babysit.callbacks.resume import ResumeCheckpoint, TrainingInterrupted, is_interruption
 from babysit.checkpoint import describe
 from babysit.config import flat_hparams
 from babysit.cross_validation import run_cross_validation
+from babysit.distributed import check_devices
 from babysit.errors import BabysitError, find_user_error
 from babysit.evaluate import evaluate
 from babysit.heap import freeze_imports
 from babysit.module import Classifier
 from babysit.regularization import Regularizer
 from babysit.report import write_report_safely
+from babysit.resume import ResumePoint, record_config, relog_metric_rows, resume_command
 from babysit.run_files import PREDICTIONS, RESOLVED_CONFIG
 from babysit.summary import RunSummary
 from babysit.timings import PhaseTimer
@@ -31,10 +35,12 @@ from babysit.transfer import apply_transfer
 from babysit.verdict import worst
 
 
-def build(cfg: DictConfig, fold: int | None = None):
-    """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold)."""
+def build(cfg: DictConfig, fold: int | None = None, resume: ResumePoint | None = None):
+    """DataModule (set up), LightningModule and Trainer for `cfg` (for one cross-validation fold; to
+    continue from `resume`)."""
     quiet_lightning()
     freeze_imports()
+    check_devices(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     cv = cfg.get("cv") or {}
     dm = instantiate(cfg.data, cv_fold=fold, cv_folds=cv.get("folds", 0), cv_seed=cv.get("seed", 0))
@@ -59,13 +65,20 @@ def build(cfg: DictConfig, fold: int | None = None):
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     if cfg.get("trial") and cfg.trial.get("study") and fold is None:  # folds would report the same steps
         callbacks.append(pruning_callback(cfg))
-    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    loggers = [instantiate(c, **resumed_logger(c, resume)) for c in cfg.get("logger", {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if cfg.trainer.get("deterministic"):
         # Deterministic kernels stay on; filling every new tensor with NaN (a debugging aid
         # that comes with them) costs time and changes no result.
         torch.utils.deterministic.fill_uninitialized_memory = False
     return dm, module, trainer
+
+
+def resumed_logger(logger_cfg: DictConfig, resume: ResumePoint | None) -> dict:
+    """TensorBoard hides what the interrupted run logged after the checkpoint (it is logged again)."""
+    if resume is None or not str(logger_cfg.get("_target_", "")).endswith("TensorBoardLogger"):
+        return {}
+    return {"purge_step": resume.step + 1}
 
 
 def model_config(cfg: DictConfig, dm) -> dict:
@@ -107,6 +120,7 @@ def build_model(model: dict):
 
 NOISE = (
     r"Experiment logs directory .* exists and is not empty",  # the run dir also holds .hydra/ and summary.json
+    r"Checkpoint directory .* exists and is not empty",  # a resumed run continues in its own directory
     r"The number of training batches .* is smaller than the logging interval",  # steps are counted across epochs
     r".*treespec.*LeafSpec",
 )
@@ -137,6 +151,9 @@ def run(cfg: DictConfig) -> float | None:
     """Train (one model, or one per fold under cv.folds ≥ 2) and return cfg.optimized_metric."""
     with console_to_file(Path(cfg.paths.output_dir) / "console.log" if cfg.get("console_log") else None):
         if (cfg.get("cv") or {}).get("folds") and not cfg.get("preflight_only"):
+            if cfg.get("resume"):
+                raise BabysitError("resume= continues a single run: run a cross-validation (cv.folds) again "
+                                   "without it")
             return run_cross_validation(cfg, run_one)
         return run_one(cfg)
 
@@ -156,13 +173,26 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
     started = time.time()
     timer = PhaseTimer()
     out = Path(cfg.paths.output_dir)
+    resume = ResumePoint.of(cfg.resume) if cfg.get("resume") else None
+    if resume is not None:
+        timer.carry(resume.previous.get("timings"))
     with timer.phase("setup"):
-        dm, module, trainer = build(cfg, fold)
+        dm, module, trainer = build(cfg, fold, resume)
         hparams = flat_hparams(cfg)
-    if module.transfer is not None:
+    lead = trainer.is_global_zero  # under DDP every rank runs this; rank 0 alone prints and writes
+    if resume is not None:
+        resume.check_matches(module.meta)
+        started -= float(resume.previous.get("wall_time_s") or 0)
+        if lead:
+            print(resume.line(), flush=True)
+            record_config(out, cfg)
+            relog_metric_rows(trainer, resume.kept_metric_rows())
+    if module.transfer is not None and lead:
         print(module.transfer.line(), flush=True)
     summary = RunSummary(
         out / "summary.json",
+        write=lead,
+        previous=resume.previous if resume is not None else None,
         status="running",
         command=" ".join(["python"] + sys.argv),
         seed=cfg.seed,
@@ -174,25 +204,34 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
         hparams=hparams,
         transfer=module.transfer.as_dict() if module.transfer is not None else None,
     )
-    (out / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if lead:
+        write_text(out / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
     babysitter = babysitter_of(trainer)
-    if babysitter is not None:
+    if resume is not None:
+        summary.update(resumed=summary.data.get("resumed", []) + [{"epoch": resume.epoch, "step": resume.step}])
+    elif babysitter is not None:
         babysitter.preflight_listeners.append(
             lambda checks: summary.update(preflight={"status": worst(checks), "checks": [v.as_dict() for v in checks]}))
     if cfg.get("preflight_only"):
         return preflight_only(cfg, module, dm, babysitter, summary, started, out, timer)
+    # DDP re-seeds every rank as its processes start: training starts from the seed on every
+    # strategy, so one process and several see the same batches
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     try:
         with timer.phase("fit"):
-            trainer.fit(module, datamodule=dm)
+            trainer.fit(module, datamodule=dm, ckpt_path=resume.checkpoint if resume is not None else None)
     except BaseException as e:
-        status = "pruned" if type(e).__name__ == "TrialPruned" else "failed"
+        status = "pruned" if type(e).__name__ == "TrialPruned" else "interrupted" if is_interruption(e) else "failed"
         started_epoch = 1 if trainer.global_step > 0 else 0  # the epoch it stopped in counts as spent
         summary.update(status=status, epochs_run=trainer.current_epoch + started_epoch,
                        wall_time_s=time.time() - started, reason=f"{type(e).__name__}: {e}", **monitoring(trainer),
                        timings=timer.as_dict())
-        with timer.phase("report"):
-            write_report_safely(cfg, out)
+        if lead:
+            with timer.phase("report"):
+                write_report_safely(cfg, out)
         summary.update(timings=timer.as_dict())
+        if status == "interrupted":
+            return stop_interrupted(interruption(trainer) or e, out, lead, resumable=fold is None)
         raise
     last_epoch = {k: float(v) for k, v in trainer.callback_metrics.items()}
     with timer.phase("test"):
@@ -205,12 +244,34 @@ def run_one(cfg: DictConfig, fold: int | None = None) -> float | None:
                    last_epoch=last_epoch, wall_time_s=time.time() - started, early_stopping=early_stopping(trainer),
                    **watched, timings=timer.as_dict())
     log_hparams(trainer, hparams, final)
-    with timer.phase("report"):
-        report = write_report_safely(cfg, out)
+    if lead:
+        with timer.phase("report"):
+            report = write_report_safely(cfg, out)
     summary.update(timings=timer.as_dict(), wall_time_s=time.time() - started)
-    _print_result(status, final, out, report, imbalance(summary.data))
-    print(timer.line(), flush=True)
+    if lead:
+        _print_result(status, final, out, report, imbalance(summary.data))
+        print(timer.line(), flush=True)
     return final.get(cfg.optimized_metric)
+
+
+def interruption(trainer: pl.Trainer) -> TrainingInterrupted | None:
+    return next((cb.interruption for cb in trainer.callbacks if isinstance(cb, ResumeCheckpoint)), None)
+
+
+def stop_interrupted(e: BaseException, out: Path, lead: bool, resumable: bool = True) -> None:
+    """Say where the run stopped and how to continue it; exit as a signalled process does (128 + signal)."""
+    checkpoint = out / "checkpoints" / "last.ckpt"
+    if lead:
+        if isinstance(e, TrainingInterrupted):
+            where = f"at epoch {e.epoch}, step {e.step}: saved {checkpoint}"
+        else:
+            where = f"at once: {checkpoint} holds the last epoch" if checkpoint.is_file() else "before any checkpoint"
+        print(f"Interrupted {where}", flush=True)
+        if checkpoint.is_file() and resumable:  # (a cross-validation starts again)
+            print(f"Continue with: {resume_command(out.resolve())}", flush=True)
+    if not lead:
+        return None  # Lightning's launcher ends the whole run when a rank exits with an error
+    raise SystemExit(128 + (e.signum if isinstance(e, TrainingInterrupted) else 2))
 
 
 def preflight_only(cfg: DictConfig, module, dm, babysitter: Babysitter | None, summary: RunSummary, started: float,

@@ -3,8 +3,9 @@ that stops half-way still leaves what it knew."""
 
 import json
 import math
-import os
 from pathlib import Path
+
+from babysit.atomic import write_text
 
 
 def _clean(value):
@@ -18,14 +19,16 @@ def _clean(value):
 
 
 class RunSummary:
-    def __init__(self, path: Path, **fields):
+    """`write=False` keeps the fields in memory only (the other processes of a multi-process run);
+    `previous`: the summary of the run so far, when it resumes."""
+
+    def __init__(self, path: Path, write: bool = True, previous: dict | None = None, **fields):
         self.path = Path(path)
-        self.data: dict = {}
+        self.write = write
+        self.data: dict = dict(previous or {})
         self.update(**fields)
 
     def update(self, **fields) -> None:
         self.data.update(fields)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(_clean(self.data), indent=2, default=str))
-        os.replace(tmp, self.path)
+        if self.write:
+            write_text(self.path, json.dumps(_clean(self.data), indent=2, default=str))

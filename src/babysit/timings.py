@@ -26,6 +26,7 @@ class PhaseTimer:
         global _first_run
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}
+        self.carried_wall = 0.0  # of the earlier part of a resumed run
         # the imports and config composition before the first run of a process are part of what the
         # user waited for; later runs of the same process (sweep trials) start without them
         if _first_run:
@@ -33,6 +34,14 @@ class PhaseTimer:
             age = process_age()
             if age is not None:
                 self.seconds["startup"] = age
+
+    def carry(self, earlier: dict | None) -> None:
+        """A resumed run's timings go on from those of its earlier part (`earlier`: its as_dict())."""
+        for name, seconds in (earlier or {}).items():
+            if name == "wall":
+                self.carried_wall += seconds
+            elif name in PHASES:
+                self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
     @contextmanager
     def phase(self, name: str):
@@ -51,7 +60,7 @@ class PhaseTimer:
     def as_dict(self) -> dict[str, float]:
         """Each phase's seconds and `wall`: from the start of the run (after startup) until now."""
         phases = {k: round(self.seconds[k], 3) for k in PHASES if k in self.seconds}
-        return {**phases, "wall": round(time.perf_counter() - self.started, 3)}
+        return {**phases, "wall": round(self.carried_wall + time.perf_counter() - self.started, 3)}
 
     def line(self) -> str:
         """e.g. `Time: startup 7.9 s, setup 0.3 s, preflight 1.1 s, fit 2.4 s, test 0.1 s, report 1.2 s (run 5.1 s)`."""

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from babysit.atomic import write_npz
 from babysit.run_files import PREVIEW
 
 SHOWN = 32
@@ -19,8 +20,5 @@ def save_preview(out_dir: Path, x: torch.Tensor, y: torch.Tensor, classes: list)
     lo = x.flatten(1).min(1).values.view(-1, 1, 1, 1)
     hi = x.flatten(1).max(1).values.view(-1, 1, 1, 1)
     pixels = ((x - lo) / (hi - lo).clamp_min(1e-12) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / PREVIEW
-    np.savez_compressed(path, images=pixels, labels=y[:SHOWN].cpu().numpy(),
-                        classes=np.asarray([str(c) for c in classes]))
-    return path
+    return write_npz(out_dir / PREVIEW, images=pixels, labels=y[:SHOWN].cpu().numpy(),
+                     classes=np.asarray([str(c) for c in classes]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from babysit.atomic import write_text
 from babysit.errors import BabysitError
 from babysit.report import comparison_figures
 from babysit.report.load import RunData
@@ -113,7 +114,7 @@ def write_comparison_report(sweep_dir: str | Path, comparison: Comparison) -> Pa
         raise BabysitError(f"{sweep_dir} holds no run directories with summary.json")
     path = write_markdown_and_html(sweep_dir, f"{comparison.name}_report",
                                    build_markdown(sweep_dir, comparison, variants))
-    (sweep_dir / f"{comparison.name}.json").write_text(json.dumps({"variants": [v.label for v in variants]}))
+    write_text(sweep_dir / f"{comparison.name}.json", json.dumps({"variants": [v.label for v in variants]}))
     return path
 
 

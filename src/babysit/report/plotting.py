@@ -1,5 +1,6 @@
 """Shared figure helpers: one look for every report figure."""
 
+import io
 import math
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
+
+from babysit.atomic import write_bytes  # noqa: E402
 
 COLOURS = plt.get_cmap("tab10")
 
@@ -27,7 +30,7 @@ def save(fig, path: Path, tight: bool = False) -> Path:
         major_ticks_only_on_wide_log_axes(ax)
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight" if tight else None)
+    write_png(fig, path, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
 
@@ -39,6 +42,13 @@ def major_ticks_only_on_wide_log_axes(ax) -> None:
     for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() == "log" and lo > 0 and hi > 0 and abs(math.log10(hi / lo)) >= 2:
             axis.set_minor_locator(NullLocator())
+
+
+def write_png(fig, path: Path, **savefig) -> Path:
+    """The figure as a PNG, replacing an earlier version of the file in one rename."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    return write_bytes(path, buffer.getvalue())
 
 
 def discard(fig) -> None:

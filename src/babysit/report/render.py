@@ -7,6 +7,7 @@ from pathlib import Path
 
 import markdown
 
+from babysit.atomic import write_text
 from babysit.report import data_figures, preflight_figures, training_figures
 from babysit.report.advice import next_steps
 from babysit.report.load import RunData, load_run
@@ -157,10 +158,8 @@ def to_html(md: str, run_dir: Path, title: str) -> str:
 
 def write_markdown_and_html(folder: Path, stem: str, md: str) -> Path:
     """<stem>.md and a self-contained <stem>.html (figures embedded) in `folder`; returns the html."""
-    (folder / f"{stem}.md").write_text(md)
-    path = folder / f"{stem}.html"
-    path.write_text(to_html(md, folder, md.splitlines()[0].lstrip("# ")))
-    return path
+    write_text(folder / f"{stem}.md", md)
+    return write_text(folder / f"{stem}.html", to_html(md, folder, md.splitlines()[0].lstrip("# ")))
 
 
 def write_report(run_dir: str | Path) -> Path:

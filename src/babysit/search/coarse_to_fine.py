@@ -2,12 +2,11 @@
 stages of trials drawn with Optuna in log space, each stage's range narrowed around the
 previous stage's best, with a warning (and a recentred range) when the best sits at an edge."""
 
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from babysit.errors import BabysitError
@@ -16,6 +15,7 @@ from babysit.search.progress import SearchProgress
 from babysit.search.space import Param, narrow
 from babysit.search.storage import open_storage
 from babysit.search.trial_result import TrialResult
+from babysit.search.workers import INTERRUPTED, fail_gone_workers_trials, heartbeats, owner
 from babysit.verdict import console
 
 # the lecture's short names in the per-trial line
@@ -47,6 +47,7 @@ class SearchSettings:
     epochs_key: str = "trainer.max_epochs"
     batch_size: int = 1  # trials launched together (the launcher's parallelism)
     metric_name: str = "val acc"
+    heartbeat: dict = field(default_factory=lambda: {"interval": 10, "grace": 60})  # seconds, RDB storage
 
     @property
     def params_flat(self) -> dict[str, dict]:
@@ -78,6 +79,16 @@ def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
     raise BabysitError(f"stage sampler={kind!r} must be random or tpe")
 
 
+def launch_or_fail(launch: Launch, jobs: list[list[str]], first_index: int) -> Sequence[TrialResult]:
+    """The launcher's results; when the launcher itself fails (e.g. joblib loses a worker process that
+    the system killed for its memory), every trial of the batch is FAIL with the reason."""
+    try:
+        return launch(jobs, first_index)
+    except Exception as e:  # noqa: BLE001 - whatever broke, the sweep goes on with the next trials
+        reason = f"the launcher failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return [TrialResult(None, TrialState.FAIL, reason) for _ in jobs]
+
+
 def lecture_line(metric: str, value: float | None, params: dict, position: int, total: int) -> str:
     """The lecture's trial line: `val acc: 0.412000, lr: 2.310000e-04, reg: 1.120000e-02, (12 / 100)`."""
     shown = ", ".join(f"{SHORT.get(k, k)}: {v:.6e}" if isinstance(v, float) else f"{SHORT.get(k, k)}: {v}"
@@ -107,18 +118,6 @@ def best_value(study: optuna.Study) -> float | None:
     return max(done) if study.direction == optuna.study.StudyDirection.MAXIMIZE else min(done)
 
 
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 class CoarseToFine:
     def __init__(self, settings: SearchSettings):
         self.s = settings
@@ -136,26 +135,18 @@ class CoarseToFine:
         return Param.from_config(name, spec).describe()
 
     def open_study(self) -> optuna.Study:
-        study = optuna.create_study(study_name=self.s.study_name, storage=open_storage(self.s.storage),
+        self.storage = open_storage(self.s.storage, self.s.heartbeat)
+        study = optuna.create_study(study_name=self.s.study_name, storage=self.storage,
                                     direction=self.s.direction, load_if_exists=True,
                                     pruner=make_pruner(self.s.pruner))
-        self._fail_interrupted(study)
+        fail_gone_workers_trials(study)
         return study
 
-    def _fail_interrupted(self, study: optuna.Study) -> None:
-        """Trials left RUNNING by a process of this machine that is gone were interrupted:
-        mark them failed so that their slots are drawn again."""
-        host = socket.gethostname()
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            who = t.user_attrs.get("owner", "")
-            h, _, pid = who.partition(":")
-            if h == host and pid.isdigit() and not _alive(int(pid)):
-                study.tell(t.number, state=TrialState.FAIL)
-                study.set_user_attr(f"interrupted/{t.number}", True)
-
     def stage_trials(self, study: optuna.Study, stage: Stage) -> list[optuna.trial.FrozenTrial]:
+        """The stage's trials, finished or running, without those whose worker died (drawn again)."""
+        interrupted = study.user_attrs
         return [t for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("stage") == stage.name and not study.user_attrs.get(f"interrupted/{t.number}")]
+                if t.user_attrs.get("stage") == stage.name and not interrupted.get(INTERRUPTED.format(t.number))]
 
     def ranges_for(self, study: optuna.Study, index: int) -> list[Param]:
         """The ranges of stage `index`: the configured ones for the first stage, narrowed
@@ -227,23 +218,30 @@ class CoarseToFine:
                     + [f"{self.s.epochs_key}={stage.epochs}", f"trial.pruner={pruner_override(self.s.pruner)}"]
                     + stage.overrides + trial_overrides(study, t._trial_id)
                     for t in trials]
-            results = launch(jobs, trials[0].number)
+            with heartbeats(self.storage, [t._trial_id for t in trials]):
+                results = launch_or_fail(launch, jobs, trials[0].number)
             for t, r in zip(trials, results, strict=True):
                 self._tell(study, t, r, stage, total)
-            done = len(self.stage_trials(study, stage))  # other workers may share the study
+            fail_gone_workers_trials(study)  # another worker sharing the study may have died
+            done = len(self.stage_trials(study, stage))
             finished = sum(len(self.stage_trials(study, st)) for st in self.s.stages)
             best = best_value(study)
             progress.update(stage.name, finished, best)
 
     def _tell(self, study, trial, result: TrialResult, stage: Stage, total: int) -> None:
-        trial.set_user_attr("epochs", result.epochs)
-        trial.set_user_attr("run_dir", result.run_dir)
-        if result.reason:
-            trial.set_user_attr("reason", result.reason)
-        if result.state == TrialState.COMPLETE:
-            study.tell(trial, result.value)
-        else:
-            study.tell(trial, state=result.state)
+        try:
+            trial.set_user_attr("epochs", result.epochs)
+            trial.set_user_attr("run_dir", result.run_dir)
+            if result.reason:
+                trial.set_user_attr("reason", result.reason)
+            if result.state == TrialState.COMPLETE:
+                study.tell(trial, result.value)
+            else:
+                study.tell(trial, state=result.state)
+        except (UpdateFinishedTrialError, ValueError):
+            console.print(f"trial {trial.number}: another worker took it for interrupted (no heartbeat within "
+                          f"{self.s.heartbeat.get('grace')} s) and drew it again; its result is left out", markup=False)
+            return
         state = result.state.name + (f" ({result.reason})" if result.reason else "")
         line = lecture_line(self.s.metric_name, result.value, trial.params, trial.number + 1, total)
         console.print(f"{line}  [{stage.name}, {state}]", markup=False)

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from babysit.report.plotting import major_ticks_only_on_wide_log_axes  # noqa: E402
+from babysit.report.plotting import major_ticks_only_on_wide_log_axes, write_png  # noqa: E402
 
 MARKERS = {"COMPLETE": "o", "PRUNED": "x", "FAIL": "s"}
 
@@ -35,7 +35,7 @@ def plot_param_scatter(rows: list[dict], param, metric: str, path: Path) -> None
     ax.legend(fontsize=8)
     major_ticks_only_on_wide_log_axes(ax)
     fig.tight_layout()
-    fig.savefig(path)
+    write_png(fig, path)
     plt.close(fig)
 
 
@@ -72,5 +72,5 @@ def plot_history(rows: list[dict], metric: str, path: Path, direction: str = "ma
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    write_png(fig, path)
     plt.close(fig)

@@ -1,6 +1,7 @@
 """What a sweep leaves in its directory: trials.csv, best.yaml, search.json and figures."""
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
+from babysit.atomic import write_text
 from babysit.search.figures import plot_history, plot_param_scatter
 from babysit.verdict import console
 
@@ -40,10 +42,11 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[str]) -> dict:
     sweep_dir = Path(sweep_dir)
     rows = trial_rows(study)
-    with (sweep_dir / "trials.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["number"])
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]) if rows else ["number"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(sweep_dir / "trials.csv", table.getvalue())
     best = best_trial(study)
     stages = {st.name: st for st in search.s.stages}
     result = {
@@ -65,7 +68,7 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
         keys = {o.split("=", 1)[0] for o in own}
         overrides = [a for a in arguments if not a.startswith("hparams_search=") and a.split("=", 1)[0] not in keys]
         overrides += own
-        (sweep_dir / "best.yaml").write_text(yaml.safe_dump(
+        write_text(sweep_dir / "best.yaml", yaml.safe_dump(
             {"value": best.value, "trial": best.number, "stage": best.user_attrs.get("stage"),
              "params": best.params, "overrides": overrides, "command": "python train.py " + " ".join(overrides),
              "run_dir": best.user_attrs.get("run_dir")}, sort_keys=False))
@@ -73,7 +76,7 @@ def write_outputs(study: optuna.Study, search, sweep_dir: Path, arguments: list[
         console.print(f"[bold]Best[/bold]: {search.s.metric_name} {best.value:.6f} (trial {best.number}, "
                       f"{best.user_attrs.get('stage')}) — re-run it with:\n  python train.py {' '.join(overrides)}",
                       markup=True, highlight=False)
-    (sweep_dir / "search.json").write_text(json.dumps(result, indent=2, default=str))
+    write_text(sweep_dir / "search.json", json.dumps(result, indent=2, default=str))
     figures = sweep_dir / "figures"
     figures.mkdir(exist_ok=True)
     for p in search.params:

@@ -4,11 +4,11 @@ default configuration as a baseline → write-up. Each step records what it foun
 resumes from its Optuna study), and the write-up is built from the records."""
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from babysit.atomic import write_text
 from babysit.errors import BabysitError
 from babysit.search.coarse_to_fine import CoarseToFine
 from babysit.search.outputs import best_trial
@@ -43,19 +43,15 @@ class Pipeline:
         path = self.sweep_dir / STATE
         self.state = json.loads(path.read_text()) if path.is_file() else {"steps": {}}
 
-    def _save(self) -> None:
-        path = self.sweep_dir / STATE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, default=str))
-        os.replace(tmp, path)
-
     def step(self, name: str, run: Callable[[], dict]) -> dict:
-        """The recorded result of step `name`, running it first when a rerun finds none."""
-        if name not in self.state["steps"]:
-            self.state["steps"][name] = run()
-            self._save()
-        else:
+        """The recorded result of step `name`, running it first when a rerun finds none (a step that
+        failed is recorded too, for the write-up, and runs again next time)."""
+        done = self.state["steps"].get(name)
+        if done is not None and done.get("status") != "failed":
             console.print(f"[dim]{name}: done in an earlier run, not repeated[/dim]")
+            return done
+        self.state["steps"][name] = run()
+        write_text(self.sweep_dir / STATE, json.dumps(self.state, indent=2, default=str))
         return self.state["steps"][name]
 
     def run(self, launch_trials, trial_overrides):
@@ -135,8 +131,9 @@ class Pipeline:
         shown = ", ".join(f"{k} {final[k]:.4f}" for k in ("train/acc", "val/acc", "test/acc") if k in final)
         console.print(f"{name.capitalize()}: {summary.get('status', '?')}, {shown or 'no final metrics'}")
         own = [o for o in overrides if not o.startswith("hparams_search=")]
+        failed = {"reason": summary.get("reason")} if summary.get("status") == "failed" else {}
         return {"run_dir": name, "overrides": overrides, "status": summary.get("status"), "final": final,
-                "epochs_run": summary.get("epochs_run"), "command": "python train.py " + " ".join(own)}
+                "epochs_run": summary.get("epochs_run"), "command": "python train.py " + " ".join(own), **failed}
 
 
 def _override(key: str, value) -> str:

@@ -28,11 +28,21 @@ def read_result(run_dir: str | Path | None, value, error: BaseException | None) 
     if isinstance(error, optuna.TrialPruned):
         return TrialResult(None, optuna.trial.TrialState.PRUNED, f"pruned: {error}", epochs, run_dir)
     if error is not None:
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        return TrialResult(None, optuna.trial.TrialState.FAIL, reason, epochs, run_dir)
+        return TrialResult(None, optuna.trial.TrialState.FAIL, failure_reason(error), epochs, run_dir)
     if summary.get("exploded"):
         reason = "exploded: " + ((summary.get("explosion") or {}).get("reason") or "cost > factor × initial")
         return TrialResult(None, optuna.trial.TrialState.PRUNED, reason, epochs, run_dir)
     if value is None:
         return TrialResult(None, optuna.trial.TrialState.FAIL, "the job returned no value", epochs, run_dir)
     return TrialResult(float(value), optuna.trial.TrialState.COMPLETE, "", epochs, run_dir)
+
+
+def failure_reason(error: BaseException) -> str:
+    """The innermost cause, which says what went wrong (Hydra wraps errors raised while building
+    objects: "Error in call to target …" from a RuntimeError "… can't allocate memory …")."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
