@@ -65,7 +65,6 @@ def test_a_healthy_run_is_quiet_and_its_report_shows_data_and_mistakes(cfg_facto
     checks = {c["check"] for c in summary["preflight"]["checks"]}
     assert {"batch_independence", "parameters_learn", "input_dependence", "eval_determinism", "label_sanity",
             "duplicates", "class_balance", "input_statistics", "raw_scores", "reg_balance"} <= checks
-    assert sum(c["numbers"]["seconds"] for c in summary["preflight"]["checks"]) < 30  # the bench measures speed
     report = (out / "report.md").read_text()
     for figure in ("data_first_batch.png", "test_confusion.png"):
         assert figure in report and (out / "figures" / figure).stat().st_size > 1000
