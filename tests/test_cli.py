@@ -52,7 +52,7 @@ def _one_line_error(result, *fragments: str) -> None:
         (["cv.folds=1"], ["cv.folds=1 must be 0"]),
         (["optimizer.lrr=1"], ["unknown setting optimizer.lrr", "+optimizer.lrr="]),
         (["data=mnist", "data.download=false", "paths.data_dir=/no/such/data"],
-         ["data.source.root=/no/such/data (from ${paths.data_dir}) is not a folder", "data.download=true"]),
+         ["paths.data_dir=/no/such/data is not a folder", "data.download=true"]),
         (["cv.folds=150"], ["cv.folds=150 is larger than the smallest class (80 'nonface'"]),
         (["transfer.checkpoint=/no/such.ckpt"], ["/no/such.ckpt not found"]),
         (["transfer.mode=melt", "transfer.checkpoint=x"], ["transfer.mode='melt' must be one of finetune, freeze"]),

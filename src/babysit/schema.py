@@ -275,8 +275,9 @@ class Context:
         """Why null does not fit `spec`; None when it does (nullable: true, or a key that is true)."""
         allowed = spec.get("nullable")
         if isinstance(allowed, str):
-            return None if self.config.value(allowed) is True else f"may be null only while {allowed}=true: " \
-                                                                   f"{describe(spec)}"
+            if self.config.value(allowed) is True:
+                return None
+            return f"may be null only while {allowed}=true: {describe(spec)}"
         return None if allowed else f"must be {describe(spec)}"
 
     def fits(self, kind: str, spec: dict, value) -> bool | str:
