@@ -105,4 +105,4 @@ def test_a_gpu_trainer_without_a_gpu_gets_one_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     _one_line_error(train("trainer=gpu", run_dir=tmp_path / "run", timeout=120),
-                    "Lightning refuses the trainer settings: No supported gpu backend found!", "trainer=cpu")
+                    "trainer.accelerator=gpu but this machine has no GPU", "trainer=cpu")

@@ -149,13 +149,16 @@ def test_best_so_far_follows_the_direction_of_the_metric():
 
 
 def test_a_trial_that_runs_out_of_memory_is_failed_with_the_reason_and_the_sweep_goes_on(tmp_path):
-    # a first hidden layer of 10^9 units asks for 256 GB: the allocation fails as memory runs out
-    result = sweep(tmp_path, "+hydra.sweeper.params.model.hidden.0={type: choice, choices: [1000000000, 50]}",
+    # two hidden layers of 10^5 units ask for a 40 GB weight matrix: the allocation fails as memory runs out
+    result = sweep(tmp_path, "model.hidden=[50,100000]", "hydra.sweeper.pipeline.preflight=false",
+                   "hydra.sweeper.params.optimizer.lr.low=1e-5", "hydra.sweeper.params.optimizer.lr.high=1e-4",
+                   "hydra.sweeper.params.reg.l2.low=1e-5", "hydra.sweeper.params.reg.l2.high=1e-3",
+                   "+hydra.sweeper.params.model.hidden.0={type: choice, choices: [100000, 50]}",
                    "hydra.sweeper.stages=[{name: coarse, trials: 4, epochs: 1, sampler: random}]",
                    "hydra.sweeper.pruner.type=none")
     assert result.returncode == 0, result.stderr[-2000:]
     table = rows(tmp_path)
-    huge = [r for r in table if r["model.hidden.0"] == "1000000000"]
+    huge = [r for r in table if r["model.hidden.0"] == "100000"]
     assert huge and all(r["state"] == "FAIL" and "can't allocate memory" in r["reason"] for r in huge)
     assert any(r["state"] == "COMPLETE" for r in table) and len(table) == 4
 
