@@ -29,7 +29,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(cfg_factory):
 
 def test_skipping_the_test_pass_leaves_the_chosen_checkpoints_metrics_as_they_were(cfg_factory):
     # at this lr the first epoch validates best, so the chosen checkpoint is not the last weights
-    args = (*FAST, "optimizer=sgd", "optimizer.lr=0.5", "babysit.preflight=false", "babysit.report=false")
+    args = (*FAST, "optimizer=sgd", "optimizer.lr=0.7", "babysit.preflight=false", "babysit.report=false")
     tested_cfg = cfg_factory(*args, out="tested")
     tested = final_of(tested_cfg)
     untested = final_of(cfg_factory(*args, "babysit.test=false", out="untested"))
