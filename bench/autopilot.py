@@ -4,7 +4,7 @@ lecture's ranges (lr 10**U(-6, -3), reg 10**U(-5, 5)), its trials at the final b
 as many epochs as the autopilot did. Each dataset × seed runs in fresh processes; the medians over the seeds
 are printed per dataset: final test accuracy of each and the epochs spent.
 
-    python bench/autopilot.py [--seeds 0 1 2] [--cases faces/lenet5 digits/fc3 digits/lenet5]
+    python bench/autopilot.py [--seeds 0 1 2] [--cases faces/lenet5 digits/fc3 digits/lenet5] [--out F] [--fresh]
 """
 
 import argparse
@@ -88,29 +88,36 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cases", nargs="+", default=["faces/lenet5", "digits/fc3", "digits/lenet5"])
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "autopilot.json",
+                        help="results so far: a re-run skips the case × seed pairs already in it")
+    parser.add_argument("--fresh", action="store_true", help="run every pair again")
     args = parser.parse_args()
-    table = {}
+    table = {} if args.fresh or not args.out.is_file() else json.loads(args.out.read_text())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for case in args.cases:
         data, model = case.split("/")
-        rows = []
         for seed in args.seeds:
+            rows = table.setdefault(case, [])
+            if any(r["seed"] == seed for r in rows):
+                continue
             with tempfile.TemporaryDirectory(prefix="babysit-autopilot-") as tmp:
                 a = autopilot(data, model, seed, Path(tmp))
                 t = tpe_hyperband(data, model, seed, a["epochs"], a["final_epochs"], Path(tmp))
             rows.append({**a, "tpe": t["tpe"], "tpe_epochs": t["epochs"], "tpe_trials": t["trials"], "seed": seed})
+            args.out.write_text(json.dumps(table, indent=2))  # kept as each pair ends
             print(f"{case} seed {seed}: autopilot {a['autopilot']:.4f}, default {a['default']:.4f}, "
                   f"TPE+Hyperband {t['tpe']:.4f} ({a['epochs']} vs {t['epochs']} epochs)", flush=True)
-        table[case] = rows
-    print("\nmedian test accuracy over seeds " + " ".join(map(str, args.seeds)))
-    print(f"{'case':<16} {'autopilot':>10} {'default':>10} {'TPE+HB':>10} {'epochs (autopilot / TPE)':>26}")
-    for case, rows in table.items():
+    print("\nmedian test accuracy over the seeds run")
+    print(f"{'case':<16} {'seeds':>6} {'autopilot':>10} {'default':>10} {'TPE+HB':>10} "
+          f"{'epochs (autopilot / TPE)':>26}")
+    for case in args.cases:
+        rows = table.get(case) or []
+        if not rows:
+            continue
         med = {k: statistics.median(r[k] for r in rows)
                for k in ("autopilot", "default", "tpe", "epochs", "tpe_epochs")}
-        print(f"{case:<16} {med['autopilot']:>10.4f} {med['default']:>10.4f} {med['tpe']:>10.4f} "
+        print(f"{case:<16} {len(rows):>6} {med['autopilot']:>10.4f} {med['default']:>10.4f} {med['tpe']:>10.4f} "
               f"{med['epochs']:>12.0f} / {med['tpe_epochs']:<12.0f}")
-    out = ROOT / "outputs" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "autopilot.json").write_text(json.dumps(table, indent=2))
 
 
 if __name__ == "__main__":
