@@ -21,6 +21,8 @@ class TrainValGap(Monitor):
     - val acc low and gaining < `flat_delta` over `flat_epochs` epochs: flat — with no gap, under-fitting;
     - val acc low and still rising: still learning (INFO at the end: train longer).
 
+    Overfitting and memorising count only when the gap holds `persist_epochs` epochs in a row: one noisy
+    validation epoch (a batch-norm network's val accuracy dips and recovers) is not a trend.
     Low means below chance + `low_acc`·(1 − chance); chance is the majority-class share when the data
     told it (`chance`), else 1/`num_classes` (0 when unknown). Memorising and overfitting print when
     they start (and an all-clear when they end); a flat stretch of a noisy val accuracy is judged at the
@@ -28,13 +30,13 @@ class TrainValGap(Monitor):
     """
 
     def __init__(self, overfit: float = 0.15, none: float = 0.02, low_acc: float = 0.5, flat_epochs: int = 5,
-                 flat_delta: float = 0.01, warmup_epochs: int = 3, chance_margin: float = 0.1,
+                 flat_delta: float = 0.01, warmup_epochs: int = 3, chance_margin: float = 0.1, persist_epochs: int = 2,
                  num_classes: int | None = None, train_key: str | tuple = "train/acc",
                  val_key: str | tuple = "val/acc"):
         super().__init__()
         self.overfit, self.none, self.low_acc = overfit, none, low_acc
         self.flat_epochs, self.flat_delta, self.num_classes = flat_epochs, flat_delta, num_classes
-        self.warmup_epochs, self.chance_margin = warmup_epochs, chance_margin
+        self.warmup_epochs, self.chance_margin, self.persist_epochs = warmup_epochs, chance_margin, persist_epochs
         self.chance: float | None = None  # the majority-class share of val, when the preflight measured it
         self.train_key, self.val_key = train_key, val_key
         self.train_acc: list[float] = []
@@ -104,8 +106,19 @@ class TrainValGap(Monitor):
             kind, status = "learning", INFO if final else PASS
             message = f"still learning: val {val:.2f} (< {low:.2f}) was still rising at epoch {epoch}, {accs}"
             advice = "train longer (trainer.max_epochs) before judging capacity"
+        if kind in DURING and not self._gap_persists(final):
+            kind, status, advice = "ok", PASS, ""
+            message = (f"{accs} at epoch {epoch}: a gap above {self.overfit:g} in this epoch only (judged when it "
+                       f"holds {self.persist_epochs} epochs in a row)")
         numbers["kind"] = kind
         return kind, Verdict("train_val_gap", status, message, advice, numbers, epoch=epoch)
+
+    def _gap_persists(self, final: bool) -> bool:
+        n = self.persist_epochs
+        recent = [t - v for t, v in zip(self.train_acc[-n:], self.val_acc[-n:], strict=True)]
+        if len(recent) < self.persist_epochs and not final:
+            return False
+        return all(gap > self.overfit for gap in recent)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.epochs:
