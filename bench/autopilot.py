@@ -21,8 +21,8 @@ LECTURE = {"optimizer.lr": (1e-6, 1e-3), "reg.l2": (1e-5, 1e5)}
 
 def autopilot(data: str, model: str, seed: int, out: Path) -> dict:
     sweep = out / "autopilot"
-    subprocess.run([sys.executable, "train.py", "-m", "hparams_search=autopilot", f"data={data}", f"model={model}",
-                    f"seed={seed}", f"hydra.sweep.dir={sweep}"], cwd=ROOT, check=True, capture_output=True)
+    _run([sys.executable, "train.py", "-m", "hparams_search=autopilot", f"data={data}", f"model={model}",
+          f"seed={seed}", f"hydra.sweep.dir={sweep}"])
     state = json.loads((sweep / "pipeline.json").read_text())["steps"]
     trials = sum(int(r["epochs"] or 0) for r in _rows(sweep / "trials.csv"))
     return {"autopilot": state["final"]["final"]["test/acc"], "default": state["baseline"]["final"]["test/acc"],
@@ -45,6 +45,7 @@ from pathlib import Path
 
 data, model, seed, budget, epochs, out = {data!r}, {model!r}, {seed}, {budget}, {epochs}, Path({out!r})
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+out.mkdir(parents=True, exist_ok=True)
 storage = f"sqlite:///{{out / 'tpe.db'}}"
 study = optuna.create_study(study_name="tpe", storage=storage, direction="maximize",
                             sampler=optuna.samplers.TPESampler(seed=seed),
@@ -80,8 +81,15 @@ print(json.dumps({{"tpe": results[best.number], "epochs": spent, "trials": len(s
 def tpe_hyperband(data: str, model: str, seed: int, budget: int, epochs: int, out: Path) -> dict:
     code = TPE_LOOP.format(root=str(ROOT), data=data, model=model, seed=seed, budget=budget, epochs=epochs,
                            out=str(out / "tpe"), ranges=LECTURE)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    result = _run([sys.executable, "-c", code])
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"{' '.join(cmd[:2])} … failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    return result
 
 
 def main() -> None:
