@@ -21,8 +21,9 @@ class TrainValGap(Monitor):
     - val acc low and gaining < `flat_delta` over `flat_epochs` epochs: flat — with no gap, under-fitting;
     - val acc low and still rising: still learning (INFO at the end: train longer).
 
-    Overfitting and memorising count only when the gap holds `persist_epochs` epochs in a row: one noisy
-    validation epoch (a batch-norm network's val accuracy dips and recovers) is not a trend.
+    Overfitting and memorising count only when the gap holds `persist_epochs` epochs in a row and val acc
+    has stopped climbing fast (it rose at most `rising` in the latest epoch): one noisy validation epoch,
+    or a val accuracy that lags train while both climb (a batch-norm network early on), is not a trend.
     Low means below chance + `low_acc`·(1 − chance); chance is the majority-class share when the data
     told it (`chance`), else 1/`num_classes` (0 when unknown). Memorising and overfitting print when
     they start (and an all-clear when they end); a flat stretch of a noisy val accuracy is judged at the
@@ -31,12 +32,14 @@ class TrainValGap(Monitor):
 
     def __init__(self, overfit: float = 0.15, none: float = 0.02, low_acc: float = 0.5, flat_epochs: int = 5,
                  flat_delta: float = 0.01, warmup_epochs: int = 3, chance_margin: float = 0.1, persist_epochs: int = 2,
+                 rising: float = 0.05,
                  num_classes: int | None = None, train_key: str | tuple = "train/acc",
                  val_key: str | tuple = "val/acc"):
         super().__init__()
         self.overfit, self.none, self.low_acc = overfit, none, low_acc
         self.flat_epochs, self.flat_delta, self.num_classes = flat_epochs, flat_delta, num_classes
         self.warmup_epochs, self.chance_margin, self.persist_epochs = warmup_epochs, chance_margin, persist_epochs
+        self.rising = rising
         self.chance: float | None = None  # the majority-class share of val, when the preflight measured it
         self.train_key, self.val_key = train_key, val_key
         self.train_acc: list[float] = []
@@ -106,19 +109,21 @@ class TrainValGap(Monitor):
             kind, status = "learning", INFO if final else PASS
             message = f"still learning: val {val:.2f} (< {low:.2f}) was still rising at epoch {epoch}, {accs}"
             advice = "train longer (trainer.max_epochs) before judging capacity"
-        if kind in DURING and not self._gap_persists(final):
-            kind, status, advice = "ok", PASS, ""
-            message = (f"{accs} at epoch {epoch}: a gap above {self.overfit:g} in this epoch only (judged when it "
-                       f"holds {self.persist_epochs} epochs in a row)")
+        if kind in DURING and (why := self._not_a_trend_yet(final)):
+            kind, status, advice, message = "ok", PASS, "", f"{accs} at epoch {epoch}: {why}"
         numbers["kind"] = kind
         return kind, Verdict("train_val_gap", status, message, advice, numbers, epoch=epoch)
 
-    def _gap_persists(self, final: bool) -> bool:
+    def _not_a_trend_yet(self, final: bool) -> str:
+        """Why a gap above `overfit` is not a warning yet ('' when it is one)."""
         n = self.persist_epochs
         recent = [t - v for t, v in zip(self.train_acc[-n:], self.val_acc[-n:], strict=True)]
-        if len(recent) < self.persist_epochs and not final:
-            return False
-        return all(gap > self.overfit for gap in recent)
+        if (len(recent) < n and not final) or not all(gap > self.overfit for gap in recent):
+            return f"a gap above {self.overfit:g} in this epoch only (judged when it holds {n} epochs in a row)"
+        rise = self.val_acc[-1] - self.val_acc[-2] if len(self.val_acc) > 1 else 0.0
+        if rise > self.rising:
+            return f"val acc still rising fast ({rise:+.2f} this epoch): it lags train while the model learns"
+        return ""
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.epochs:

@@ -283,6 +283,17 @@ def test_one_noisy_validation_epoch_is_not_called_overfitting():
     assert kinds[3] == "overfitting"  # persist_epochs=1: every epoch on its own
 
 
+def test_a_val_accuracy_that_lags_while_it_climbs_is_not_overfitting():
+    # a healthy ResNet-20 on digits: batch-norm statistics lag while the weights change fast
+    train, val = [0.12, 0.30, 0.54, 0.74, 0.90, 0.97, 0.99, 0.99], [0.11, 0.19, 0.51, 0.67, 0.69, 0.79, 0.96, 0.98]
+    gap, kinds = gap_run(train, val)
+    assert kinds[4:6] == ["ok", "ok"] and gap.verdicts == []
+    lagging, _ = gap_run(train[:6], val[:6])  # epochs 5 and 6 both have a gap above 0.15
+    assert "val acc still rising fast (+0.10 this epoch)" in lagging.judge()[1].message
+    stalled, kinds = gap_run(train[:6] + [0.99, 1.0], val[:6] + [0.80, 0.80])
+    assert kinds[-2:] == ["overfitting", "overfitting"]  # once val stops climbing, the same gap is a warning
+
+
 def test_low_means_relative_to_chance():
     assert TrainValGap(low_acc=0.5, num_classes=2).low_threshold == 0.75
     assert TrainValGap(low_acc=0.5, num_classes=10).low_threshold == pytest.approx(0.55)
@@ -294,7 +305,7 @@ def test_low_means_relative_to_chance():
 
 
 def test_gap_reads_the_logged_accuracies_each_epoch():
-    train, val = [0.5, 0.95, 1.0], [0.5, 0.75, 0.8]
+    train, val = [0.5, 0.95, 1.0], [0.5, 0.76, 0.8]
 
     class Logs(Tiny):
         def training_step(self, batch, batch_idx):
