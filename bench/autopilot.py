@@ -9,10 +9,10 @@ are printed per dataset: final test accuracy of each and the epochs spent.
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,10 @@ def autopilot(data: str, model: str, seed: int, out: Path) -> dict:
     _run([sys.executable, "train.py", "-m", "hparams_search=autopilot", f"data={data}", f"model={model}",
           f"seed={seed}", f"hydra.sweep.dir={sweep}"])
     state = json.loads((sweep / "pipeline.json").read_text())["steps"]
+    for step in ("final", "baseline"):
+        if "test/acc" not in (state.get(step, {}).get("final") or {}):
+            sys.exit(f"the autopilot's {step} step has no test accuracy ({state.get(step, {}).get('status')}): "
+                     f"see {sweep}")
     trials = sum(int(r["epochs"] or 0) for r in _rows(sweep / "trials.csv"))
     return {"autopilot": state["final"]["final"]["test/acc"], "default": state["baseline"]["final"]["test/acc"],
             "epochs": trials + int(state["final"]["epochs_run"] or 0), "final_epochs": state["final"]["epochs_run"]}
@@ -108,9 +112,10 @@ def main() -> None:
             rows = table.setdefault(case, [])
             if any(r["seed"] == seed for r in rows):
                 continue
-            with tempfile.TemporaryDirectory(prefix="babysit-autopilot-") as tmp:
-                a = autopilot(data, model, seed, Path(tmp))
-                t = tpe_hyperband(data, model, seed, a["epochs"], a["final_epochs"], Path(tmp))
+            work = args.out.parent / "autopilot_runs" / f"{data}_{model}_seed{seed}"  # kept, to look into
+            shutil.rmtree(work, ignore_errors=True)
+            a = autopilot(data, model, seed, work)
+            t = tpe_hyperband(data, model, seed, a["epochs"], a["final_epochs"], work)
             rows.append({**a, "tpe": t["tpe"], "tpe_epochs": t["epochs"], "tpe_trials": t["trials"], "seed": seed})
             args.out.write_text(json.dumps(table, indent=2))  # kept as each pair ends
             print(f"{case} seed {seed}: autopilot {a['autopilot']:.4f}, default {a['default']:.4f}, "
