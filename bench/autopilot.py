@@ -108,8 +108,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for case in args.cases:
         data, model = case.split("/")
+        rows = table.setdefault(case, [])
         for seed in args.seeds:
-            rows = table.setdefault(case, [])
             if any(r["seed"] == seed for r in rows):
                 continue
             work = args.out.parent / "autopilot_runs" / f"{data}_{model}_seed{seed}"  # kept, to look into

@@ -126,7 +126,8 @@ def main() -> None:
         with lock:
             done[case.name] = result
             saved.write_text(json.dumps(list(done.values()), indent=2))
-            print(f"{len(done)} / {len(cases)} {case.name}: {', '.join(result['fired']) or 'quiet'} "
+            finished = sum(c.name in done for c in cases)
+            print(f"{finished} / {len(cases)} {case.name}: {', '.join(result['fired']) or 'quiet'} "
                   f"({result['seconds']:.0f} s)", flush=True)
         return result
 
