@@ -1,5 +1,5 @@
 """Two sweep workers on two processes share one study in PostgreSQL (.ci/postgres.sh starts
-a server on loopback and CI exports BABYSIT_POSTGRES_URL; without one this test skips)."""
+a server on loopback and CI exports BABYSIT_POSTGRES_URL; without one these tests skip, and fail in CI)."""
 
 import csv
 import os
@@ -8,7 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
+from tests.needs import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = os.environ.get("BABYSIT_POSTGRES_URL")
@@ -24,8 +24,11 @@ def reachable(url: str) -> bool:
         return False
 
 
-@pytest.mark.skipif(not URL or not reachable(URL),
-                    reason="no PostgreSQL server: run `export BABYSIT_POSTGRES_URL=$(bash .ci/postgres.sh)`")
+NEEDS_POSTGRES = needs(bool(URL) and reachable(URL),
+                       "no PostgreSQL server: run `export BABYSIT_POSTGRES_URL=$(bash .ci/postgres.sh)`")
+
+
+@NEEDS_POSTGRES
 def test_two_workers_share_one_study_without_duplicate_trials(tmp_path):
     name = f"shared_{uuid.uuid4().hex[:8]}"
     cmd = [sys.executable, "train.py", "-m", "hparams_search=coarse_to_fine", "data=digits", "model=fc3",
@@ -66,8 +69,7 @@ def _running_trial_of(study_name: str, pid: int, timeout: float = 300):
     raise AssertionError(f"worker {pid} never ran a trial")
 
 
-@pytest.mark.skipif(not URL or not reachable(URL),
-                    reason="no PostgreSQL server: run `export BABYSIT_POSTGRES_URL=$(bash .ci/postgres.sh)`")
+@NEEDS_POSTGRES
 def test_a_killed_worker_is_replaced_its_trial_drawn_again_and_a_restarted_worker_joins(tmp_path):
     import signal
     import time

@@ -48,9 +48,11 @@ def _header(run: RunData) -> list[str]:
     seed = f" · seed {s['seed']}" if s.get("seed") is not None else ""
     lines = [title, "",
              f"**Status: {s.get('status', '?')}** after {s.get('epochs_run', '?')} epoch(s){wall} — "
-             f"{result or 'no final metrics'}", "",
-             f"Command: `{s.get('command', '')}`{seed} · run dir `{run.run_dir}`", "",
-             "| setting | value |", "|---|---|"]
+             f"{result or 'no final metrics'}", ""]
+    if s.get("status") != "finished" and s.get("reason"):
+        lines += [f"Why it stopped: {s['reason']}", ""]
+    lines += [f"Command: `{s.get('command', '')}`{seed} · run dir `{run.run_dir}`", "",
+              "| setting | value |", "|---|---|"]
     shape = f", input {data['in_shape']}" if data.get("in_shape") else ""
     rows = [
         ("data", f"{data.get('name')}: classes {data.get('classes')}{shape}, split {data.get('sizes')}"),
