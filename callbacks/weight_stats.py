@@ -21,7 +21,7 @@ class WeightGradStats(Monitor):
     (`babysit/weights/<layer>`, `babysit/grads/<layer>`; 0: none)."""
 
     def __init__(self, interval: int = 10, vanishing: float = 1e-7, exploding: float = 1e3,
-                 histogram_every_n_epochs: int = 1, phase_done: float = 0.9, barely_changes: float = 0.01):
+                 histogram_every_n_epochs: int = 5, phase_done: float = 0.9, barely_changes: float = 0.01):
         super().__init__(interval=interval)
         self.interval, self.vanishing, self.exploding = interval, vanishing, exploding
         self.histogram_every_n_epochs = histogram_every_n_epochs

@@ -1,13 +1,19 @@
 """The monitors' verdicts from given readings: exact lines, numbers and the state a checkpoint keeps."""
 
+import inspect
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from babysit.callbacks import ExplosionStop, TrainValGap, UpdateRatio
+from babysit.callbacks import ExplosionStop, TrainValGap, UpdateRatio, WeightGradStats
+from babysit.callbacks.babysitter import MONITORS, WITH_INTERVAL, WITH_PHASE
+from babysit.callbacks.loss_progress import LossProgress
 from babysit.callbacks.monitor import step_cost
+from babysit.callbacks.phase import learning_phase, settled_phase
 from babysit.verdict import FAIL, INFO, PASS, WARN
 
 
@@ -243,3 +249,208 @@ def test_no_gap_verdict_at_fit_end_without_epochs():
     monitor = gap([0.6, 0.9], [0.6, 0.9])
     monitor.on_fit_end(trainer(), None)
     assert [v.status for v in monitor.verdicts] == [PASS]
+
+
+def test_the_learning_phase_runs_until_most_of_the_decrease_is_done():
+    assert learning_phase(COSTS) == [1, 2, 3]  # 0.05 is within 10 % of the decrease from 0.7 to 0.02
+    assert learning_phase(COSTS, done=0.5) == [1, 2]
+    assert learning_phase([1.0, 0.995, 0.996]) == [1, 2]  # barely moved: it never left the learning phase
+    assert learning_phase([1.0, 0.98, 0.98], barely=0.05) == [1, 2]
+    assert learning_phase([1.0, 0.98, 0.98], barely=0.01) == [1]
+    assert learning_phase([0.5]) == [0] and learning_phase([]) == []
+    assert learning_phase([math.nan, math.nan]) == [1]
+    assert learning_phase([math.nan, 1.0, 0.5, 0.1, 0.1, 0.1]) == [1, 2, 3]  # starts from the first finite cost
+    assert learning_phase([0.0, 0.0, 0.0]) == [1, 2] and learning_phase([-1.0, -2.0]) == [1]
+    assert learning_phase([1.0, 0.1, 0.1, 0.1]) == [1]  # never less than one measurement after init
+    assert learning_phase([1.0, 0.9, 0.8, 0.7]) == [1, 2]  # the end is the median of the last three
+
+
+def test_the_settled_phase_is_what_follows_if_two_measurements_are_left():
+    assert settled_phase(10, [1, 2, 3]) == [4, 5, 6, 7, 8, 9]
+    assert settled_phase(6, [1, 2, 3]) == [4, 5] and settled_phase(5, [1, 2, 3]) == []
+    assert settled_phase(3, []) == [0, 1, 2] and settled_phase(1, []) == []
+
+
+def cost_run(first, last, epochs=3, barely=0.01) -> LossProgress:
+    monitor = LossProgress(barely_changes=barely)
+    monitor.first, monitor.last, monitor.epochs = first, last, epochs
+    monitor.on_fit_end(trainer(epoch=epochs), None)
+    return monitor
+
+
+def test_a_cost_that_barely_moved_means_the_learning_rate_is_too_low():
+    (flat,) = cost_run(2.0, 1.99).verdicts
+    assert (flat.check, flat.status, flat.message) == (
+        "loss_progress", WARN, "cost 2.000000 → 1.990000 over 3 epoch(s) (-0.50%): barely changes → learning rate "
+                               "too low")
+    assert flat.numbers == {"first_cost": 2.0, "last_epoch_cost": 1.99, "relative_change": pytest.approx(-0.005),
+                            "epochs": 3}
+    assert "optimizer.lr" in flat.advice and flat.epoch == 3
+    (fell,) = cost_run(2.0, 0.5).verdicts
+    assert (fell.status, fell.message) == (PASS, "cost 2.000000 → 0.500000 over 3 epoch(s) (-75.00%)")
+    assert cost_run(2.0, 1.98).verdicts[0].status == PASS  # 1 % is the threshold itself
+    assert cost_run(0.0, 0.0).verdicts[0].status == WARN
+    assert cost_run(None, 1.0).verdicts == [] and cost_run(1.0, None).verdicts == []
+    assert cost_run(math.inf, 1.0).verdicts == [] and cost_run(1.0, math.nan).verdicts == []
+
+
+def test_the_cost_progress_reads_the_first_step_and_each_epochs_logged_cost():
+    monitor = LossProgress()
+    t = trainer()
+    monitor.on_train_batch_end(t, None, None, None, 0)
+    assert monitor.first is None
+    monitor.on_train_batch_end(t, None, torch.tensor(2.0), None, 0)
+    monitor.on_train_batch_end(t, None, torch.tensor(9.0), None, 1)
+    t.callback_metrics = {"train/loss": torch.tensor(1.5)}
+    monitor.on_train_epoch_end(t, None)
+    t.callback_metrics = {}
+    monitor.on_train_epoch_end(t, None)  # nothing logged: not an epoch of cost
+    assert monitor.state_dict() == {"first": 2.0, "last": 1.5, "epochs": 1}
+    resumed = LossProgress()
+    resumed.load_state_dict(monitor.state_dict())
+    assert resumed.state_dict() == monitor.state_dict()
+
+
+def grads_run(mean_abs: dict, norms: dict, costs=COSTS, **options) -> WeightGradStats:
+    monitor = WeightGradStats(**options)
+    monitor.history = {"weight_norm": {n: [1.0] * len(costs) for n in mean_abs}, "grad_norm": norms,
+                       "grad_mean_abs": mean_abs}
+    monitor.steps, monitor.costs = list(range(len(costs))), list(costs)
+    monitor.on_fit_end(trainer(step=9, epoch=2), None)
+    return monitor
+
+
+def test_healthy_gradients_pass_with_their_range():
+    norms = {"fc1": [0.5] * 10, "fc2": [1.5] * 9 + [2.5]}
+    (verdict,) = grads_run({"fc1": [1e-3] * 10, "fc2": [2e-2] * 10}, norms).verdicts
+    assert (verdict.check, verdict.status, verdict.message) == (
+        "gradients", PASS, "gradients healthy in all 2 layers: median mean |grad| 1.0e-03 … 2.0e-02, grad norm ≤ 2.5")
+    assert verdict.numbers == {"median_grad_mean_abs": {"fc1": 1e-3, "fc2": 2e-2},
+                               "max_grad_norm": {"fc1": 0.5, "fc2": 2.5}}
+
+
+def test_vanishing_gradients_are_judged_while_the_cost_fell():
+    small_late = [1e-3] * 4 + [1e-9] * 6  # a converged layer: tiny only after the learning phase
+    assert grads_run({"fc1": small_late}, {"fc1": [1.0] * 10}).verdicts[0].status == PASS
+    (verdict,) = grads_run({"fc1": [1e-9] * 10, "fc2": [1e-3] * 10}, {"fc1": [1.0] * 10, "fc2": [1.0] * 10}).verdicts
+    assert (verdict.check, verdict.status, verdict.message) == (
+        "vanishing_gradients", WARN, "vanishing gradients in fc1: median mean |grad| 1.0e-09 < 1e-07 while the cost "
+                                     "should fall")
+    assert verdict.numbers == {"median_grad_mean_abs": {"fc1": 1e-9}, "threshold": 1e-7}
+    assert "model.init=kaiming" in verdict.advice and (verdict.epoch, verdict.step) == (2, 9)
+    assert grads_run({"fc1": [1e-7] * 10}, {"fc1": [1.0] * 10}).verdicts[0].status == PASS  # the threshold itself
+
+
+def test_exploding_gradients_are_judged_at_any_step_and_nan_counts():
+    (verdict,) = grads_run({"fc1": [1e-3] * 10}, {"fc1": [1.0] * 9 + [5e3]}).verdicts
+    assert (verdict.check, verdict.status, verdict.message) == (
+        "exploding_gradients", WARN, "exploding gradients in fc1: grad norm up to 5.0e+03 > 1e+03")
+    assert verdict.numbers == {"max_grad_norm": {"fc1": 5e3}, "threshold": 1e3} and "clip" in verdict.advice
+    nan = grads_run({"fc1": [1e-3] * 10}, {"fc1": [1.0] * 9 + [math.nan]}).verdicts[0]
+    assert nan.message == "exploding gradients in fc1: grad norm up to nan > 1e+03"
+    assert grads_run({"fc1": [1e-3] * 10}, {"fc1": [1e3] * 10}).verdicts[0].status == PASS
+    both = grads_run({"fc1": [1e-9] * 10}, {"fc1": [5e3] * 10}).verdicts
+    assert [v.check for v in both] == ["vanishing_gradients", "exploding_gradients"]
+    empty = WeightGradStats()
+    empty.on_fit_end(trainer(), None)
+    assert empty.verdicts == []
+
+
+def test_the_gradient_history_rides_in_the_checkpoint():
+    monitor = grads_run({"fc1": [1e-3] * 10}, {"fc1": [1.0] * 10})
+    state = monitor.state_dict()
+    assert state["steps"] == list(range(10)) and state["costs"] == COSTS and state["histogram_epoch"] == -1
+    resumed = WeightGradStats()
+    resumed.load_state_dict(state)
+    assert resumed.state_dict() == state
+    old = WeightGradStats()
+    old.load_state_dict({"history": state["history"], "steps": [0, 10]})
+    assert len(old.costs) == 2 and old._histogram_epoch == -1
+
+
+def test_a_monitor_built_without_arguments_judges_by_the_configs_numbers():
+    conf = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "babysit" / "default.yaml")
+    monitors = OmegaConf.to_container(conf.monitors)
+    for name, cls in MONITORS.items():
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        expected = {k: v for k, v in monitors[name].items() if k != "enabled"}
+        if cls in WITH_INTERVAL:
+            expected["interval"] = monitors["interval"]
+        if cls in WITH_PHASE:
+            expected["phase_done"] = monitors["phase_done"]
+        assert {k: defaults[k] for k in expected} == expected, name
+
+
+def test_a_fresh_explosion_monitor_reports_nothing_happened():
+    stop = ExplosionStop()
+    assert (stop.exploded, stop.reason, stop.step, stop.epoch, stop.initial) == (False, "", None, None, None)
+    zero = ExplosionStop(factor=3.0)
+    feed(zero, [0.0, 0.5, 0.7])  # a start at 0: no factor of it to exceed
+    assert not zero.exploded
+    feed(stop, [1.0, 4.0])
+    assert stop.verdicts[0].advice == ("lower the learning rate (e.g. ÷10), check the data for NaN/inf and the loss "
+                                       "for log(0)")
+    healthy = ExplosionStop()
+    feed(healthy, [1.0, 0.5])
+    healthy.on_fit_end(trainer(), None)
+    assert healthy.verdicts[0].check == "explosion"
+
+
+def test_the_cost_progress_counts_epochs_and_needs_both_ends():
+    monitor = LossProgress()
+    t = trainer()
+    t.callback_metrics = {"train/loss": torch.tensor(1.5)}
+    monitor.on_train_epoch_end(t, None)
+    monitor.on_train_epoch_end(t, None)
+    assert monitor.epochs == 2
+    half = LossProgress(barely_changes=0.5)
+    half.first = 1.0
+    half.on_fit_end(trainer(), None)  # no epoch's cost yet
+    assert half.verdicts == []
+    (verdict,) = cost_run(2.0, 1.0, barely=0.5).verdicts  # exactly the threshold: it moved
+    assert (verdict.check, verdict.status, verdict.epoch) == ("loss_progress", PASS, 3)
+    assert verdict.numbers == {"first_cost": 2.0, "last_epoch_cost": 1.0, "relative_change": -0.5, "epochs": 3}
+    assert cost_run(2.0, 1.99).verdicts[0].advice == ("raise optimizer.lr (e.g. ×10), or run the preflight's lr "
+                                                      "range test")
+
+
+def test_histograms_are_taken_every_n_epochs_once_each():
+    monitor = WeightGradStats(histogram_every_n_epochs=2)
+    assert [monitor._histogram_due(e) for e in range(5)] == [True, False, True, False, True]
+    monitor._histogram_epoch = 2
+    assert not monitor._histogram_due(2) and monitor._histogram_due(4)
+    assert not any(WeightGradStats(histogram_every_n_epochs=0)._histogram_due(e) for e in range(3))
+    state = grads_run({"fc1": [1e-3] * 10}, {"fc1": [1.0] * 10}).state_dict()
+    resumed = WeightGradStats()
+    resumed.load_state_dict({**state, "histogram_epoch": 3})
+    assert resumed._histogram_epoch == 3
+
+
+def test_gradient_verdicts_name_every_layer_and_use_the_runs_phase_settings():
+    two = grads_run({"fc1": [1e-9] * 10, "fc2": [1e-8] * 10}, {"fc1": [5e3] * 10, "fc2": [6e3] * 10}).verdicts
+    assert two[0].message == ("vanishing gradients in fc1: median mean |grad| 1.0e-09 < 1e-07, fc2: median mean "
+                              "|grad| 1.0e-08 < 1e-07 while the cost should fall")
+    assert two[0].advice == "try kaiming init / batch norm / ReLU (model.init=kaiming, model.norm=batch)"
+    assert two[1].message == ("exploding gradients in fc1: grad norm up to 5.0e+03 > 1e+03, fc2: grad norm up to "
+                              "6.0e+03 > 1e+03")
+    assert two[1].advice == "lower the learning rate, clip gradients (trainer.gradient_clip_val=1) or add batch norm"
+    assert (two[1].epoch, two[1].step) == (2, 9)
+    late = [1e-3] * 4 + [1e-9] * 6
+    assert grads_run({"fc1": late}, {"fc1": [1.0] * 10}, barely_changes=0.99).verdicts[0].check == (
+        "vanishing_gradients")  # a 97 % fall counts as barely moving: every measurement is judged
+    early = [1e-3, 1e-9, 1e-3, 1e-3] + [1e-3] * 6
+    assert grads_run({"fc1": early}, {"fc1": [1.0] * 10}, phase_done=0.3).verdicts[0].check == "vanishing_gradients"
+    short = grads_run({"fc1": [1e-3] * 3, "fc2": [1e-3] * 10}, {"fc1": [1.0] * 3, "fc2": [1.0] * 10})
+    assert short.verdicts[0].status == PASS  # a layer measured on fewer steps is judged on those
+
+
+def test_the_cost_of_each_measured_step_is_kept_once():
+    monitor = WeightGradStats()
+    t = trainer()
+    monitor.on_train_batch_end(t, None, torch.tensor(1.0), None, 0)
+    assert monitor.costs == []
+    monitor._measured = True
+    monitor.on_train_batch_end(t, None, torch.tensor(2.0), None, 0)
+    monitor.on_train_batch_end(t, None, torch.tensor(3.0), None, 1)
+    assert monitor.costs == [2.0] and WeightGradStats()._measured is False

@@ -79,9 +79,18 @@ def test_the_initial_losses_average_the_batches_and_add_half_reg_up_times_the_we
     assert initial_losses(probe, batches=1, reg_up=0.0) == pytest.approx((by_hand_loss(probe, 1)[0],) * 2)
 
 
+def bad_check(scale: float) -> str:
+    return check_initial_loss(math.log(3) * scale, LN3, 3, 0.05).check
+
+
+def stuck_check() -> str:
+    return overfit_tiny(TinyProbe(separable=False), 6, 1, 1e-4, 1.0, 0.5, print_every=100, echo=lambda s: None).check
+
+
 def test_the_initial_loss_verdict_grades_the_distance_from_ln_c():
     ok = check_initial_loss(1.10, LN3, 3, rel_tolerance=0.05)
     assert (ok.status, ok.message) == (PASS, "initial loss 1.1000 vs ln(3) = 1.0986 (reg off), 0.1% off (tolerance 5%)")
+    assert ok.check == bad_check(1.2) == "initial_loss"
     assert ok.numbers == {"loss": 1.10, "expected": math.log(3), "relative_error": pytest.approx(0.00126, rel=1e-2),
                           "num_classes": 3}
     assert check_initial_loss(math.log(3) * 1.049, LN3, 3, 0.05).status == PASS
@@ -94,7 +103,7 @@ def test_the_initial_loss_verdict_grades_the_distance_from_ln_c():
 
 def test_a_loss_summed_over_the_batch_is_named_as_such():
     summed = check_initial_loss(32 * math.log(3), LN3, 3, 0.05, batch_size=32)
-    assert summed.status == FAIL
+    assert (summed.check, summed.status) == ("initial_loss", FAIL)
     assert summed.message == ("initial loss 35.1556 ≈ batch size 32 × ln(3) = 1.0986 (reg off): the loss is summed "
                               "over the batch, not averaged")
     assert "reduction='mean'" in summed.advice and summed.numbers["batch_size"] == 32
@@ -108,9 +117,12 @@ def test_reg_up_must_raise_the_loss():
     up = check_reg_up(1.1, 3.1, 10.0)
     assert (up.status, up.message) == (PASS, "reg.l2=10 raises the initial loss: 1.1000 → 3.1000")
     assert up.numbers == {"loss_reg_off": 1.1, "loss_reg_up": 3.1, "reg_up": 10.0, "weights_sq": pytest.approx(0.4)}
-    same = check_reg_up(1.1, 1.1 * (1 + 1e-7), 10.0)
-    assert (same.status, same.message) == (FAIL, "reg.l2=10 does not raise the initial loss: 1.1000 → 1.1000")
-    assert "reg.l2" in same.advice and check_reg_up(1.1, 1.1, 0.0).numbers["weights_sq"] is None
+    assert up.check == "reg_up" and check_reg_up(1.1, 1.2, 10.0).status == PASS
+    same = check_reg_up(1.1, 1.1 * (1 + 1e-6), 10.0)  # the threshold itself has not risen
+    assert (same.check, same.status, same.message) == (
+        "reg_up", FAIL, "reg.l2=10 does not raise the initial loss: 1.1000 → 1.1000")
+    assert same.advice == "the regulariser does not reach the cost: check reg.l2 and that the model has weight matrices"
+    assert check_reg_up(1.1, 1.1, 0.0).numbers["weights_sq"] is None
 
 
 def test_the_loss_trace_takes_optimiser_steps_on_one_batch_and_ends_with_the_cost_after_them():
@@ -143,7 +155,8 @@ def test_a_tiny_lr_barely_moves_and_a_moving_one_is_told():
     moved = check_too_low([1.0, 0.5], 1e-6, barely=0.01)
     assert (moved.status, moved.message) == (
         WARN, "lr 1e-06: cost 1.0000 → 0.5000 after 1 steps (-50.00%): moves even at this lr")
-    assert "start the search lower" in moved.advice
+    assert moved.advice == "the loss is very sensitive to the learning rate: start the search lower than usual"
+    assert low.check == moved.check == "lr_too_low"
     assert check_too_low([1.0, 1.0099], 1e-6, barely=0.01).status == PASS
     assert check_too_low([1.0, 1.0101], 1e-6, barely=0.01).status == WARN
     assert check_too_low([0.0, 0.0], 1e-6, barely=0.01).status == WARN  # a zero start: change unknown
@@ -154,10 +167,12 @@ def test_a_huge_lr_must_explode_past_the_factor_or_to_nan():
     assert (nan.status, nan.message) == (PASS, "lr 1e+06: cost nan at step 2 (initial 1.0000) → too high: explodes, "
                                                "as expected")
     assert nan.numbers["exploded_at_step"] == 2 and nan.numbers["first"] == 1.0 and nan.numbers["lr"] == 1e6
-    up = check_too_high([1.0, 3.0, 3.5, 1.0], 1e6, factor=3.0)
-    assert up.message == "lr 1e+06: cost 3.5 at step 2 (initial 1.0000) → too high: explodes, as expected"
+    assert nan.check == "lr_too_high"
+    up = check_too_high([2.0, 6.0, 6.28318, 1.0], 1e6, factor=3.0)
+    assert up.message == "lr 1e+06: cost 6.283 at step 2 (initial 2.0000) → too high: explodes, as expected"
     calm = check_too_high([1.0, 3.0, 2.0], 1e6, factor=3.0)
-    assert (calm.status, calm.message) == (WARN, "lr 1e+06: cost 1.0000 → 2.0000 after 2 steps without exploding")
+    assert (calm.check, calm.status, calm.message) == (
+        "lr_too_high", WARN, "lr 1e+06: cost 1.0000 → 2.0000 after 2 steps without exploding")
     assert "optimiser updates the weights" in calm.advice and calm.numbers["exploded_at_step"] is None
     assert calm.numbers["trace"] == [1.0, 3.0, 2.0]
 
@@ -192,6 +207,26 @@ def test_no_range_when_the_loss_never_falls_or_the_trace_is_short():
     assert suggest(dips_at_once) is None
 
 
+def decade_trace(smoothed):
+    return {"lr": [1e-6 * 10 ** k for k in range(len(smoothed))], "smoothed": smoothed}
+
+
+@pytest.mark.parametrize(("smoothed", "falls_by", "low", "high"), [
+    ([1.0, 0.9, 0.5, 0.8, 0.9], 0.01, 1e-6, 1e-4),  # the minimum at the third lr; the fall from the first
+    ([1.0, 1.0, 1.0, 1.0, 0.5, 1.5, 2.0], 0.01, 1e-3, 1e-2),  # it falls at the minimum itself
+    ([1.0, 1.0, 0.5, 0.25, 0.2, 0.3, 0.5], 0.5, 1e-4, 1e-2),  # exactly half is not yet a fall by half
+    ([1.0, 2.0, 1.9, 1.5, 0.5, 1.0], 0.01, 1e-3, 1e-2),  # a fall is measured from the first loss
+])
+def test_the_range_bounds_in_corner_cases(smoothed, falls_by, low, high):
+    found = suggest(decade_trace(smoothed), falls_by=falls_by)
+    assert (found["low"], found["high"]) == pytest.approx((low, high))
+
+
+def test_the_steepest_descent_is_measured_per_decade_of_lr():
+    uneven = {"lr": [1e-5, 1e-4, 1e-3, 1.1e-3, 1e-2, 1e-1], "smoothed": [1.0, 0.9, 0.8, 0.75, 0.5, 0.9]}
+    assert suggest(uneven)["suggested"] == 1.1e-3  # -0.05 in 0.04 decades is steeper than -0.25 in one
+
+
 def test_the_range_verdict_places_the_runs_lr():
     trace = falling_trace(LRS, valley)
     inside = check_range(trace, 1e-3)
@@ -199,7 +234,7 @@ def test_the_range_verdict_places_the_runs_lr():
         "lr range test: the loss falls from lr 1.0e-04 to 1.0e-02 (steepest at 1.8e-03) → search lr in "
         "[1.0e-04, 1.0e-02]; optimizer.lr=0.001 is inside")
     assert inside.advice == "set optimizer.lr=2e-03 (or search [1e-04, 1e-02] coarse-to-fine)"
-    assert inside.numbers["configured_lr"] == 1e-3 and inside.numbers["slack"] == 10.0
+    assert inside.check == "lr_range" and inside.numbers["configured_lr"] == 1e-3 and inside.numbers["slack"] == 10.0
     assert inside.numbers["low"] == pytest.approx(1e-4) and inside.numbers["trace"] is trace
     assert check_range(trace, 1e-4).status == PASS and check_range(trace, 1e-2).status == PASS
     little = check_range(trace, 2e-5)
@@ -215,7 +250,8 @@ def test_the_range_verdict_places_the_runs_lr():
 def test_a_range_test_where_nothing_falls_warns():
     flat = check_range(falling_trace(LRS, lambda lr: 1.0), 1e-3)
     assert (flat.status, flat.message) == (WARN, "lr range test: the loss never fell over 25 learning rates")
-    assert "babysit.range_test" in flat.advice and flat.numbers["configured_lr"] == 1e-3 and "low" not in flat.numbers
+    assert flat.check == "lr_range" and flat.advice == ("the model does not learn at any lr in the sweep: widen "
+                                                        "babysit.range_test or check the data, the loss and the init") and flat.numbers["configured_lr"] == 1e-3 and "low" not in flat.numbers
 
 
 def test_the_sweep_raises_the_lr_exponentially_one_batch_each_and_stops_when_the_loss_blows_up():
@@ -233,13 +269,15 @@ def test_the_sweep_raises_the_lr_exponentially_one_batch_each_and_stops_when_the
     quiet = sweep(TinyProbe(), start=1e-6, end=1e-5, steps=6, stop_factor=4.0, smoothing=1.0)
     assert len(quiet["lr"]) == 6 and quiet["smoothed"] == quiet["loss"] and quiet["lr"][-1] == pytest.approx(1e-5)
     assert sweep(TinyProbe(), 1e-3, 1e-3, 1, 4.0, 0.5)["lr"] == [1e-3]
+    assert sweep(TinyProbe(), 1e-4, 1e-2, 2, 4.0, 0.5)["lr"] == pytest.approx([1e-4, 1e-2])
 
 
 def test_overfitting_the_tiny_subset_passes_with_the_epoch_it_got_there():
     lines = []
     verdict = overfit_tiny(TinyProbe(), examples=6, epochs=40, lr=1.0, target_acc=1.0, max_final_cost=0.5,
                            print_every=10, echo=lines.append)
-    assert verdict.status == PASS and verdict.message.startswith("overfit 6 examples: train acc 1.00 (first at epoch")
+    assert (verdict.check, verdict.status) == ("overfit_tiny", PASS)
+    assert verdict.message.startswith("overfit 6 examples: train acc 1.00 (first at epoch")
     n = verdict.numbers
     assert n["examples"] == 6 and n["classes_seen"] == 3 and n["epochs"] == 40 and n["lr"] == 1.0
     assert n["final_train_acc"] == 1.0 and n["final_cost"] < 0.5 and n["val_examples"] == 6 and n["val_acc"] == 1.0
@@ -251,7 +289,7 @@ def test_overfitting_the_tiny_subset_passes_with_the_epoch_it_got_there():
 
 def test_a_tiny_subset_learned_slowly_is_information_and_one_not_learned_fails():
     slow = overfit_tiny(TinyProbe(), 6, 40, 1.0, 1.0, max_final_cost=1e-6, print_every=100, echo=lambda s: None)
-    assert slow.status == INFO and "the cost still" in slow.message and "(tiny is below 1e-06)" in slow.message
+    assert slow.check == stuck_check() == "overfit_tiny" and slow.status == INFO and "the cost still" in slow.message and "(tiny is below 1e-06)" in slow.message
     assert "babysit.overfit.lr=1" in slow.advice
     stuck = overfit_tiny(TinyProbe(separable=False), 6, 3, 1e-4, 1.0, 0.5, print_every=100, echo=lambda s: None)
     assert stuck.status == FAIL and stuck.message.startswith("could not overfit 6 examples: train acc")

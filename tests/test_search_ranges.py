@@ -104,8 +104,8 @@ def test_at_an_edge_the_next_range_is_recentred_past_it_with_a_warning():
 
 def test_the_edge_fraction_itself_counts_as_the_edge():
     unit = Param("p", "uniform", 0.0, 1.0)
-    assert narrow(unit, 0.1, [0.1], shrink=0.5, edge=0.1).warning is not None
-    assert narrow(unit, 0.9, [0.9], shrink=0.5, edge=0.1).warning is not None
+    assert "lower edge" in narrow(unit, 0.1, [0.1], shrink=0.5, edge=0.1).warning
+    assert "upper edge" in narrow(unit, 0.9, [0.9], shrink=0.5, edge=0.1).warning
     assert narrow(unit, 0.1001, [0.1001], shrink=0.5, edge=0.1).warning is None
     assert narrow(unit, 0.8999, [0.8999], shrink=0.5, edge=0.1).warning is None
 

@@ -1,9 +1,13 @@
 """The verdict line everything prints, the worst status of a run, and the explicit regulariser."""
 
+import io
+
 import pytest
 import torch
 import torch.nn as nn
+from rich.console import Console
 
+import babysit.verdict
 from babysit.regularization import Regularizer, weight_tensors
 from babysit.verdict import FAIL, INFO, PASS, WARN, Verdict, show, worst
 
@@ -18,6 +22,16 @@ def test_a_verdict_prints_its_line_and_advice_unless_it_passes(capsys):
     show(warn)
     show(Verdict("x", PASS, "fine [1, 2]", advice="ignored"))
     assert capsys.readouterr().out == "[WARN] ratio 0.1 in fc1\n       → lower the lr\n[PASS] fine [1, 2]\n"
+
+
+def test_each_status_has_its_colour_on_a_terminal(monkeypatch):
+    terminal = Console(file=io.StringIO(), force_terminal=True, color_system="standard", highlight=False)
+    monkeypatch.setattr(babysit.verdict, "console", terminal)
+    for status in (PASS, INFO, WARN, FAIL, "ODD"):
+        show(Verdict("x", status, "m"))
+    lines = terminal.file.getvalue().splitlines()
+    assert lines == ["\x1b[32m[PASS]\x1b[0m m", "\x1b[36m[INFO]\x1b[0m m", "\x1b[33m[WARN]\x1b[0m m",
+                     "\x1b[1;31m[FAIL]\x1b[0m m", "\x1b[37m[ODD]\x1b[0m m"]
 
 
 def test_the_worst_status_ignores_information():

@@ -5,10 +5,11 @@ callbacks, which install as babysit.callbacks, sit in src/babysit/callbacks/ the
 names their mutants by the module the code imports), mutmut mutates the group's modules and runs the
 group's tests against every mutant. Prints the mutation score per module; survivors judged
 equivalent (no behaviour change) are listed in equivalent.toml and count as neither.
-Writes outputs/mutation/score.json and outputs/mutation/survivors.txt (each survivor's diff).
+Writes outputs/mutation/score.json and outputs/mutation/<group>/survivors.txt (each survivor's diff).
 """
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -81,19 +82,22 @@ def module_of(mutant: str, modules: list[str]) -> str:
     return dotted
 
 
-def diff(work: Path, mutant: str) -> str:
-    shown = subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=work,
-                           capture_output=True, text=True)
-    return shown.stdout.strip()
+def diff(work: Path, mutant: str, module: str) -> str:
+    """What the mutant changes, as `mutmut show <mutant>` in `work` prints it."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    with contextlib.chdir(work):
+        return get_diff_for_mutant(mutant, path=staged(module)).strip()
 
 
 def main() -> int:
-    groups = tomllib.loads((HERE / "groups.toml").read_text())["groups"]
-    equivalent = tomllib.loads((HERE / "equivalent.toml").read_text()).get("mutants", {})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("groups", nargs="*", help=f"groups to run (default: all of {', '.join(groups)})")
+    parser.add_argument("groups", nargs="*", help="groups to run (default: all of them)")
     parser.add_argument("--workers", type=int, default=None, help="mutants tested at once (default: the cores)")
+    parser.add_argument("--config", type=Path, default=HERE / "groups.toml", help="the groups (default: %(default)s)")
     args = parser.parse_args()
+    groups = tomllib.loads(args.config.read_text())["groups"]
+    equivalent = tomllib.loads((HERE / "equivalent.toml").read_text()).get("mutants", {})
     unknown = [g for g in args.groups if g not in groups]
     if unknown:
         print(f"unknown group {unknown[0]!r}: one of {', '.join(groups)}", file=sys.stderr)
@@ -102,9 +106,9 @@ def main() -> int:
     score_file = OUT / "score.json"
     partial = bool(args.groups) and score_file.is_file()  # a partial run updates the other groups' figures
     scores = json.loads(score_file.read_text()) if partial else {}
-    survivors_text = []
     for group in args.groups or list(groups):
         spec = groups[group]
+        survivors_text = []
         work = stage(group, spec)
         started = time.perf_counter()
         command = [sys.executable, "-m", "mutmut", "run"]
@@ -120,7 +124,8 @@ def main() -> int:
         per_module: dict[str, dict] = defaultdict(lambda: {"killed": 0, "survived": 0, "no_tests": 0,
                                                            "equivalent": 0, "total": 0})
         for mutant, code in sorted(results(work).items()):
-            counts = per_module[module_of(mutant, spec["modules"])]
+            module = module_of(mutant, spec["modules"])
+            counts = per_module[module]
             counts["total"] += 1
             if mutant in equivalent:
                 counts["equivalent"] += 1
@@ -129,17 +134,19 @@ def main() -> int:
             elif code in KILLED:
                 counts["killed"] += 1
             else:
-                counts["no_tests" if code in NO_TESTS else "survived"] += 1
-                survivors_text.append(f"## {mutant} ({'no test calls it' if code in NO_TESTS else 'survived'})\n"
-                                      f"{diff(work, mutant)}\n")
+                untested = code in NO_TESTS
+                counts["no_tests" if untested else "survived"] += 1
+                # no test of the group calls the function: the name says enough (mutmut show <name> in <work>)
+                survivors_text.append(f"## {mutant} (no test calls it)\n" if untested
+                                      else f"## {mutant} (survived)\n{diff(work, mutant, module)}\n")
         for module, counts in sorted(per_module.items()):
             judged = counts["total"] - counts["equivalent"]
             counts["score"] = round(counts["killed"] / judged, 4) if judged else 1.0
             scores[module] = counts
         scores[f"group:{group}"] = {"seconds": round(seconds, 1), "tests": spec["tests"]}
         print(f"{group}: {seconds:.0f} s", flush=True)
-    score_file.write_text(json.dumps(scores, indent=2) + "\n")
-    (OUT / "survivors.txt").write_text("\n".join(survivors_text))
+        score_file.write_text(json.dumps(scores, indent=2) + "\n")  # after each group: an interrupted run keeps it
+        (work / "survivors.txt").write_text("\n".join(survivors_text))
     print(f"\n{'module':48} {'killed':>7} {'alive':>6} {'equiv':>6} {'score':>7}")
     total_killed = total_judged = 0
     for module, counts in sorted(scores.items()):
@@ -152,7 +159,7 @@ def main() -> int:
     if total_judged:
         alive = total_judged - total_killed
         print(f"{'all':48} {total_killed:7d} {alive:6d} {'':6} {total_killed / total_judged:7.1%}")
-    print(f"survivors and their diffs: {OUT / 'survivors.txt'}")
+    print(f"survivors and their diffs: {OUT}/<group>/survivors.txt")
     return 0
 
 
