@@ -12,3 +12,12 @@ def train(*overrides: str, run_dir: Path, timeout: int = 300) -> subprocess.Comp
     if "-m" in overrides:
         cmd.remove(f"hydra.run.dir={run_dir}")
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Bad input: exit code 2 and one line on stderr, no traceback, naming each of `fragments`."""
+    err = result.stderr.strip()
+    assert result.returncode == 2, (result.returncode, err[-2000:])
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err

@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from tests.cli import ROOT, train
+from tests.cli import ROOT, one_line_error, train
 
 # faces: 120 training patches, 16 a batch → 8 training steps an epoch
 FACES = ["data=faces", "data.batch_size=16"]
@@ -54,14 +54,6 @@ class RunsCodeWhenUnpickled:
 
     def __reduce__(self):
         return _touch, (self.victim,)
-
-
-def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    err = result.stderr.strip()
-    assert result.returncode == 2, (result.returncode, err[-2000:])
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 # -- 1. a model that raises in epoch 2 -------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The preflight's protocol checks (steps 3–6) on a tiny probe: exact numbers and exact lines."""
 
+import copy
 import math
 
 import numpy as np
@@ -33,7 +34,6 @@ class TinyProbe(Probe):
         self.seen_lrs: list[float] = []
 
     def fresh(self):
-        import copy
         return copy.deepcopy(self.model).train()
 
     def step(self, model, batch):

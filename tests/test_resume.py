@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from babysit.errors import BabysitError
 from babysit.resume import ResumePoint, expand_argv
 from babysit.run import run
-from tests.cli import ROOT, train
+from tests.cli import ROOT, one_line_error, train
 from tests.conftest import make_cfg
 
 # dropout and augmentation draw random numbers every step: the random generators must resume too.
@@ -26,14 +26,6 @@ from tests.conftest import make_cfg
 RUN = ["data=faces", "model=lenet5", "trainer.max_epochs=4", "data.batch_size=16", "model.dropout=0.3",
        "augment=light", "babysit.preflight=false", "babysit.report=false", "babysit.monitors.interval=3",
        "babysit.monitors.explosion.factor=10"]
-
-
-def one_line_error(result, *fragments: str) -> None:
-    err = result.stderr.strip()
-    assert result.returncode == 2, (result.returncode, err[-2000:])
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 def outcome(run_dir: Path) -> dict:

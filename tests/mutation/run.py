@@ -71,15 +71,15 @@ def results(work: Path) -> dict[str, int | None]:
     return codes
 
 
-def module_of(mutant: str, modules: list[str]) -> str:
-    dotted = mutant.split(".x_")[0].split(".xǁ")[0]
+def module_paths(modules: list[str]) -> dict[str, str]:
+    """The dotted module name mutmut gives each repository path the group's patterns match."""
+    paths = {}
     for pattern in modules:
         for path in sorted(ROOT.glob(pattern)):
             name = staged(str(path.relative_to(ROOT)))
             name = name.removeprefix("src/").removesuffix(".py").replace("/", ".").removesuffix(".__init__")
-            if name == dotted:
-                return str(path.relative_to(ROOT))
-    return dotted
+            paths[name] = str(path.relative_to(ROOT))
+    return paths
 
 
 def diff(work: Path, mutant: str, module: str) -> str:
@@ -123,8 +123,10 @@ def main() -> int:
             return 1
         per_module: dict[str, dict] = defaultdict(lambda: {"killed": 0, "survived": 0, "no_tests": 0,
                                                            "equivalent": 0, "total": 0})
+        paths = module_paths(spec["modules"])
         for mutant, code in sorted(results(work).items()):
-            module = module_of(mutant, spec["modules"])
+            dotted = mutant.split(".x_")[0].split(".xǁ")[0]
+            module = paths.get(dotted, dotted)
             counts = per_module[module]
             counts["total"] += 1
             if mutant in equivalent:
