@@ -78,8 +78,10 @@ def test_a_killed_worker_is_replaced_its_trial_drawn_again_and_a_restarted_worke
 
     name = f"faults_{uuid.uuid4().hex[:8]}"
     trials = 8
+    # grace: the survivor is paused while the restarted worker starts; its heartbeats must not go stale
     cmd = [sys.executable, "train.py", "-m", "hparams_search=coarse_to_fine", "data=digits", "model=fc3",
            f"hydra.sweeper.storage={URL}", f"hydra.sweeper.study_name={name}", "hydra.sweeper.pruner.type=none",
+           "hydra.sweeper.heartbeat.grace=900",
            f"hydra.sweeper.stages=[{{name: coarse, trials: {trials}, epochs: 2, sampler: random}}]"]
 
     def worker(tag: str) -> subprocess.Popen:
@@ -91,7 +93,12 @@ def test_a_killed_worker_is_replaced_its_trial_drawn_again_and_a_restarted_worke
     time.sleep(1.0)  # inside the trial's training
     doomed.send_signal(signal.SIGKILL)
     doomed.communicate(timeout=60)
-    restarted = worker("doomed")  # the same command again: its preflight and plan are done (pipeline.json)
+    survivor.send_signal(signal.SIGSTOP)  # so the study still has trials left when the restarted worker joins
+    try:
+        restarted = worker("doomed")  # the same command again: its preflight and plan are done (pipeline.json)
+        _running_trial_of(name, restarted.pid)
+    finally:
+        survivor.send_signal(signal.SIGCONT)
     outputs = {tag: w.communicate(timeout=900) for tag, w in (("survivor", survivor), ("restarted", restarted))}
     for tag, w in (("survivor", survivor), ("restarted", restarted)):
         assert w.returncode == 0, outputs[tag][1][-2000:]
