@@ -16,7 +16,7 @@ def learning_phase(costs: list[float], barely: float = 0.01, done: float = 0.9) 
     finite = [c for c in costs if math.isfinite(c)]
     if not finite:
         return list(range(1, len(costs)))
-    start = costs[0] if math.isfinite(costs[0]) else finite[0]
+    start = finite[0]
     end = statistics.median(finite[-3:])
     if start <= 0 or (start - end) / start < barely:
         return list(range(1, len(costs)))
