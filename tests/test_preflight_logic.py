@@ -75,7 +75,7 @@ def test_the_initial_losses_average_the_batches_and_add_half_reg_up_times_the_we
     probe = TinyProbe()
     loss, up = initial_losses(probe, batches=3, reg_up=10.0)
     assert loss == pytest.approx(np.mean(by_hand_loss(probe, 3)), rel=1e-6)
-    assert up - loss == pytest.approx(0.5 * 10.0 * float((probe.model[0].weight ** 2).sum()), rel=1e-5)
+    assert up - loss == pytest.approx(0.5 * 10.0 * float((probe.model[0].weight.detach() ** 2).sum()), rel=1e-5)
     assert initial_losses(probe, batches=1, reg_up=0.0) == pytest.approx((by_hand_loss(probe, 1)[0],) * 2)
 
 
@@ -133,7 +133,7 @@ def test_the_loss_trace_takes_optimiser_steps_on_one_batch_and_ends_with_the_cos
     by_hand = []
     for _ in range(5):
         loss = nn.functional.cross_entropy(model(x), y)
-        by_hand.append(float(loss))
+        by_hand.append(float(loss.detach()))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -266,7 +266,7 @@ def test_the_sweep_raises_the_lr_exponentially_one_batch_each_and_stops_when_the
         assert trace["smoothed"][k] == pytest.approx(0.5 * trace["loss"][k] + 0.5 * trace["smoothed"][k - 1])
     last = trace["smoothed"][-1]
     assert last > 4.0 * min(trace["smoothed"]) or not math.isfinite(last) or n < 29
-    assert trace["loss"][0] == pytest.approx(float(probe.cost(probe.fresh(), probe.first_batch())), rel=1e-6)
+    assert trace["loss"][0] == pytest.approx(float(probe.cost(probe.fresh(), probe.first_batch()).detach()), rel=1e-6)
     quiet = sweep(TinyProbe(), start=1e-6, end=1e-5, steps=6, stop_factor=4.0, smoothing=1.0)
     assert len(quiet["lr"]) == 6 and quiet["smoothed"] == quiet["loss"] and quiet["lr"][-1] == pytest.approx(1e-5)
     assert sweep(TinyProbe(), 1e-3, 1e-3, 1, 4.0, 0.5)["lr"] == [1e-3]
