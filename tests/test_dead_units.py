@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from babysit.callbacks import DeadUnits
 from babysit.verdict import PASS, WARN
+from tests.fakes import MetricLogger
 
 ADVICE = ("lower the learning rate (one big step can push a unit below all its inputs for good), "
           "use kaiming init, or model.activation=leaky_relu")
@@ -25,16 +26,8 @@ class Strategy:
         return tensor
 
 
-class Logger:
-    def __init__(self):
-        self.logged = []
-
-    def log_metrics(self, metrics, step):
-        self.logged.append((step, metrics))
-
-
 def trainer(step=0, epoch=0):
-    return SimpleNamespace(is_global_zero=True, current_epoch=epoch, global_step=step, loggers=[Logger()],
+    return SimpleNamespace(is_global_zero=True, current_epoch=epoch, global_step=step, loggers=[MetricLogger()],
                            strategy=Strategy())
 
 

@@ -4,7 +4,6 @@ the cost judged under several ranks, and the key each monitor's state is saved u
 import math
 from collections import OrderedDict
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ from omegaconf import OmegaConf
 from babysit.callbacks import ExplosionStop, TrainValGap, UpdateRatio, WeightGradStats
 from babysit.callbacks.loss_progress import LossProgress
 from babysit.callbacks.phase import learning_phase
+from tests.fakes import trainer
 
 CONF = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "babysit" / "default.yaml").monitors
 
@@ -44,12 +44,6 @@ class Recorder:
 
     def flush(self):
         self.flushes += 1
-
-
-def trainer(step=0, epoch=0, strategy=None, **metrics):
-    return SimpleNamespace(is_global_zero=True, current_epoch=epoch, global_step=step, loggers=[],
-                           world_size=2 if strategy else 1, strategy=strategy, should_stop=False,
-                           callback_metrics={k.replace("__", "/"): torch.tensor(v) for k, v in metrics.items()})
 
 
 def net(*weights) -> nn.Sequential:

@@ -3,7 +3,6 @@
 import inspect
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,11 +14,7 @@ from babysit.callbacks.loss_progress import LossProgress
 from babysit.callbacks.monitor import step_cost
 from babysit.callbacks.phase import learning_phase, settled_phase
 from babysit.verdict import FAIL, INFO, PASS, WARN
-
-
-def trainer(step=0, epoch=0):
-    return SimpleNamespace(is_global_zero=True, current_epoch=epoch, global_step=step, world_size=1,
-                           should_stop=False, loggers=[])
+from tests.fakes import trainer
 
 
 def feed(stop: ExplosionStop, costs, outputs=lambda c: torch.tensor(c)):

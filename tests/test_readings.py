@@ -16,6 +16,7 @@ from babysit.callbacks.loggers import BINS, MetricWriter, _histogram
 from babysit.callbacks.monitor import VERDICTS_KEY, Monitor, logged, step_cost
 from babysit.callbacks.readings import COST, TRAIN_ACC, VAL_ACC, EpochReadings
 from babysit.verdict import PASS, WARN, Verdict
+from tests.fakes import MetricLogger
 
 
 class Module(SimpleNamespace):
@@ -271,19 +272,11 @@ def test_the_first_logged_key_wins_and_none_logged_is_nan():
     assert math.isnan(logged(t, ("a", "z")))
 
 
-class Recorder:
-    def __init__(self):
-        self.rows = []
-
-    def log_metrics(self, metrics, step):
-        self.rows.append((step, metrics))
-
-
 def test_scalars_reach_every_plain_logger_at_once_and_the_record_with_their_epoch():
-    writer, plain = MetricWriter(), Recorder()
+    writer, plain = MetricWriter(), MetricLogger()
     t = SimpleNamespace(loggers=[plain], current_epoch=3, is_global_zero=True)
     writer.scalars(t, {"a": 1.0}, step=7)
-    assert plain.rows == [(7, {"a": 1.0})] and writer.rows is None
+    assert plain.logged == [(7, {"a": 1.0})] and writer.rows is None
     writer.rows = []
     writer.scalars(t, {"b": 2.0}, step=8)
     assert writer.rows == [{"step": 8, "epoch": 3, "b": 2.0}]
